@@ -1,0 +1,88 @@
+"""The collector of a run's samples and the pytest item that judges one sample."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from .plan import ROOT_NAME, Plan, Sample
+from .sandbox import Outcome
+
+if TYPE_CHECKING:
+    from .session import HumanEvalSession
+
+# pytest-timeout is only a backstop: it must fire after the sandbox's own limit and its grace.
+BACKSTOP_MARGIN = 10.0
+
+
+class SampleNotPassed(Exception):
+    """Raised by an item whose sample did not pass; carries the outcome for the failure report."""
+
+    def __init__(self, outcome: Outcome) -> None:
+        super().__init__(outcome.describe())
+        self.outcome = outcome
+
+
+class HumanEvalSuite(pytest.Collector):
+    """All samples of the run, under the node id ``humaneval``."""
+
+    def __init__(self, *, plan: Plan, session_state: HumanEvalSession, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.plan = plan
+        self.session_state = session_state
+
+    def collect(self) -> Iterator[SampleItem]:
+        backstop = None
+        if self.config.pluginmanager.hasplugin("timeout"):
+            backstop = pytest.mark.timeout(self.session_state.settings.timeout + BACKSTOP_MARGIN)
+        for sample in self.plan.samples:
+            item = SampleItem.from_parent(self, name=sample.name, sample=sample)
+            if backstop is not None:
+                item.add_marker(backstop)
+            yield item
+
+
+def collect_items(session: pytest.Session, state: HumanEvalSession) -> list[pytest.Item]:
+    suite = HumanEvalSuite.from_parent(
+        session, name=ROOT_NAME, nodeid=ROOT_NAME, path=session.path, plan=state.plan, session_state=state
+    )
+    return list(suite.collect())
+
+
+class SampleItem(pytest.Item):
+    """One (problem, sample): runs prompt + completion + test in the sandbox."""
+
+    def __init__(self, *, sample: Sample, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.sample = sample
+
+    @property
+    def suite(self) -> HumanEvalSuite:
+        assert isinstance(self.parent, HumanEvalSuite)
+        return self.parent
+
+    def runtest(self) -> None:
+        state = self.suite.session_state
+        problem = state.plan.problem(self.sample.task_id)
+        outcome = state.sandbox().run(problem.program(self.sample.completion))
+        self.user_properties.append(
+            ("humaneval", {"task_id": self.sample.task_id, "sample": self.sample.index, **outcome.to_json()})
+        )
+        if not outcome.passed:
+            self.add_report_section("call", "completion", self.sample.completion)
+            if outcome.stdout:
+                self.add_report_section("call", "sample output", outcome.stdout)
+            raise SampleNotPassed(outcome)
+
+    def repr_failure(
+        self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None
+    ) -> str | Any:
+        if isinstance(excinfo.value, SampleNotPassed):
+            outcome = excinfo.value.outcome
+            return f"{self.sample.task_id} sample {self.sample.index}: {outcome.describe()}"
+        return super().repr_failure(excinfo, style=style)
+
+    def reportinfo(self) -> tuple[Any, int | None, str]:
+        return self.path, None, f"{self.sample.task_id} sample {self.sample.index}"

@@ -1,0 +1,159 @@
+"""Results of a run: per-sample outcomes in, pass@k summary, terminal lines and report files out.
+
+Plain Python; the controller-side pytest object in :mod:`.session` feeds it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .passk import PassAtK, aggregate
+from .plan import Plan, Sample
+from .sandbox import OUTCOME_KINDS, Outcome
+
+
+@dataclass(frozen=True)
+class Summary:
+    pass_at_k: PassAtK
+    counts: dict[str, int]  # outcome kind -> samples
+    samples_run: int
+    samples_planned: int
+    problems_evaluated: int  # problems with at least one sample run
+    problems_solved: int
+    per_problem: dict[str, tuple[int, int]]  # task id -> (n, c) over the samples that ran
+    duration: float  # wall-clock seconds of the whole run
+    sandbox_time: float  # seconds spent inside sample processes, summed
+    notes: tuple[str, ...]
+
+
+def summarize(plan: Plan, outcomes: Mapping[str, Outcome], ks: tuple[int, ...], duration: float) -> Summary:
+    """Aggregate the outcomes (keyed by sample name) of the samples that ran."""
+    per_problem: dict[str, tuple[int, int]] = {}
+    counts = dict.fromkeys(OUTCOME_KINDS, 0)
+    for sample in plan.samples:
+        outcome = outcomes.get(sample.name)
+        if outcome is None:
+            continue
+        n, c = per_problem.get(sample.task_id, (0, 0))
+        per_problem[sample.task_id] = (n + 1, c + outcome.passed)
+        counts[outcome.kind] += 1
+    samples_run = sum(counts.values())
+    notes = list(plan.notes)
+    not_run = len(plan.samples) - samples_run
+    if not_run:
+        notes.append(
+            f"{not_run} of {len(plan.samples)} samples did not run (deselected, or the run stopped early); "
+            f"pass@k covers the {samples_run} that did, over {len(per_problem)} problems"
+        )
+    n_values = {n for n, _ in per_problem.values()}
+    if len(n_values) > 1:
+        notes.append(f"problems have different numbers of samples (n from {min(n_values)} to {max(n_values)})")
+    return Summary(
+        pass_at_k=aggregate(per_problem, ks),
+        counts=counts,
+        samples_run=samples_run,
+        samples_planned=len(plan.samples),
+        problems_evaluated=len(per_problem),
+        problems_solved=sum(1 for _, c in per_problem.values() if c),
+        per_problem=per_problem,
+        duration=duration,
+        sandbox_time=sum(o.duration for o in outcomes.values()),
+        notes=tuple(notes),
+    )
+
+
+def terminal_lines(plan: Plan, summary: Summary) -> list[str]:
+    """The humaneval section of the terminal summary."""
+    lines = [f"model: {plan.model}", f"dataset: {plan.dataset_name} (sha256 {plan.dataset_sha256[:12]})"]
+    n_values = sorted({n for n, _ in summary.per_problem.values()})
+    n_text = f"n={n_values[0]}" if len(n_values) == 1 else f"n={n_values[0]}..{n_values[-1]}"
+    for k, value in summary.pass_at_k.values.items():
+        lines.append(f"pass@{k}: {value:.4f}  ({summary.problems_evaluated} problems, {n_text})")
+    for k, reason in summary.pass_at_k.skipped.items():
+        lines.append(f"pass@{k}: not computed: {reason}")
+    counts = ", ".join(f"{count} {kind}" for kind, count in summary.counts.items())
+    lines.append(f"samples: {summary.samples_run} run: {counts}")
+    lines.append(f"problems solved: {summary.problems_solved} of {summary.problems_evaluated}")
+    lines.append(
+        f"time: {summary.duration:.2f} s wall, {summary.sandbox_time:.2f} s inside sample processes"
+    )
+    lines.extend(f"note: {note}" for note in summary.notes)
+    return lines
+
+
+def sample_record(sample: Sample, outcome: Outcome) -> dict[str, Any]:
+    record: dict[str, Any] = {
+        "task_id": sample.task_id,
+        "sample": sample.index,
+        "completion": sample.completion,
+        "outcome": outcome.kind,
+        "passed": outcome.passed,
+        "result": outcome.reference_result(),
+    }
+    if sample.raw is not None:
+        record["raw"] = sample.raw
+    detail = outcome.to_json()
+    del detail["outcome"]
+    record.update(detail)
+    return record
+
+
+def build_report(
+    plan: Plan, outcomes: Mapping[str, Outcome], summary: Summary, settings: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The JSON report: pass@k, settings, dataset identity and every sample that ran, in input order."""
+    ran = sorted((s for s in plan.samples if s.name in outcomes), key=lambda s: s.order)
+    return {
+        "pass_at_k": {str(k): v for k, v in summary.pass_at_k.values.items()},
+        "pass_at_k_not_computed": {str(k): why for k, why in summary.pass_at_k.skipped.items()},
+        "model": plan.model,
+        "dataset": {"name": plan.dataset_name, "sha256": plan.dataset_sha256, "problems": plan.dataset_size},
+        "settings": dict(settings),
+        "plugin_version": __version__,
+        "counts": summary.counts,
+        "samples_run": summary.samples_run,
+        "samples_planned": summary.samples_planned,
+        "problems_evaluated": summary.problems_evaluated,
+        "problems_solved": summary.problems_solved,
+        "duration_s": summary.duration,
+        "sandbox_time_s": summary.sandbox_time,
+        "notes": list(summary.notes),
+        "problems": [
+            {"task_id": task_id, "n": n, "c": c} for task_id, (n, c) in summary.per_problem.items()
+        ],
+        "samples": [sample_record(s, outcomes[s.name]) for s in ran],
+    }
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """Write via a temporary file and rename, so a reader never sees half a report."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+
+
+def write_report(path: Path, report: Mapping[str, Any]) -> None:
+    _write_atomically(path, json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+
+
+def write_results(path: Path, plan: Plan, outcomes: Mapping[str, Outcome]) -> None:
+    """openai/human-eval's ``*_results.jsonl``: task_id, completion, passed, result; input order."""
+    ran = sorted((s for s in plan.samples if s.name in outcomes), key=lambda s: s.order)
+    lines = []
+    for sample in ran:
+        outcome = outcomes[sample.name]
+        record = {
+            "task_id": sample.task_id,
+            "completion": sample.completion,
+            "passed": outcome.passed,
+            "result": outcome.reference_result(),
+        }
+        lines.append(json.dumps(record, ensure_ascii=False) + "\n")
+    _write_atomically(path, "".join(lines))

@@ -1,0 +1,366 @@
+"""The fork server: a small, clean interpreter that runs each untrusted program in a fresh child.
+
+This file runs as a script (``python -I _forkserver.py WORKDIR``), started by :mod:`.client`. It imports
+only the standard library and nothing of pytest or of this package, so a forked child starts from a
+pristine interpreter whatever the pytest process has loaded. Forking this process costs about a
+millisecond, where starting a new interpreter per sample costs more than ten.
+
+Protocol, over the server's stdin and stdout: 4-byte big-endian length, then a JSON object.
+A request is ``{"program", "timeout", "memory", "output_limit", "nonce"}``. For each request the server
+answers twice: ``{"pid": N}`` as soon as the child exists (so the client can kill the child's process
+group should this server die), then the verdict ``{"outcome", "message", ...}``.
+
+The timeout is enforced here, from outside the child: at the deadline the child's whole process group is
+killed with SIGKILL, which no loop and no signal handler in the child can ignore. This process is a
+child subreaper, so anything the sample started and orphaned is re-parented here and killed too.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import io
+import json
+import os
+import resource
+import select
+import shutil
+import signal
+import struct
+import sys
+import time
+
+PR_SET_PDEATHSIG = 1
+PR_SET_CHILD_SUBREAPER = 36
+MAX_MESSAGE = 8 * 1024 * 1024  # bytes read back from a child at most; the rest is dropped
+MAX_TEXT = 2000  # characters of an exception message kept
+PROGRAM_NAME = "<humaneval>"
+
+
+def _prctl(option: int, value: int) -> None:
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(option, value, 0, 0, 0)
+    except (OSError, AttributeError):  # not Linux: the client's cleanup still applies
+        pass
+
+
+# ---------------------------------------------------------------------------- framing
+
+
+def _read_exact(fd: int, size: int) -> bytes:
+    buf = bytearray()
+    while len(buf) < size:
+        chunk = os.read(fd, size - len(buf))
+        if not chunk:
+            raise EOFError
+        buf += chunk
+    return bytes(buf)
+
+
+def _recv(fd: int) -> dict:
+    (size,) = struct.unpack(">I", _read_exact(fd, 4))
+    return json.loads(_read_exact(fd, size))
+
+
+def _send(fd: int, obj: dict) -> None:
+    data = json.dumps(obj).encode()
+    view = memoryview(struct.pack(">I", len(data)) + data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+# ---------------------------------------------------------------------------- the child
+
+
+class _CappedText(io.TextIOBase):
+    """Stands in for sys.stdout and sys.stderr: keeps the first `limit` characters, counts the rest."""
+
+    def __init__(self, limit: int) -> None:
+        self._parts: list[str] = []
+        self._room = limit
+        self.dropped = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, s: str) -> int:
+        if not isinstance(s, str):
+            raise TypeError(f"write() argument must be str, not {type(s).__name__}")
+        if self._room > 0:
+            self._parts.append(s[: self._room])
+        kept = min(len(s), max(self._room, 0))
+        self._room -= kept
+        self.dropped += len(s) - kept
+        return len(s)
+
+    def getvalue(self) -> str:
+        return "".join(self._parts)
+
+
+def _safe_str(value: object) -> str:
+    try:
+        text = str(value)
+    except BaseException:  # a hostile __str__ must not decide the verdict
+        text = "<unprintable>"
+    return text[:MAX_TEXT]
+
+
+def _program_line(program: str, exc: BaseException) -> int | None:
+    """Line number, in the program, of the innermost frame that belongs to the program."""
+    line = None
+    tb = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == PROGRAM_NAME:
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line
+
+
+def _execute(program: str) -> dict:
+    """Run the program in a fresh module namespace and classify how it ended."""
+    try:
+        code = compile(program, PROGRAM_NAME, "exec")
+    except SyntaxError as exc:
+        return {
+            "outcome": "error",
+            "type": type(exc).__name__,
+            "message": _safe_str(exc.msg),
+            "line": exc.lineno,
+        }
+    except Exception as exc:  # e.g. ValueError for NUL bytes in the source
+        return {"outcome": "error", "type": type(exc).__name__, "message": _safe_str(exc)}
+    # A module that is not __main__: `if __name__ == "__main__":` blocks stay off, as in the reference.
+    module = type(sys)("__humaneval__")
+    sys.modules["__humaneval__"] = module
+    try:
+        exec(code, module.__dict__)
+    except AssertionError as exc:
+        return {
+            "outcome": "failed",
+            "type": "AssertionError",
+            "message": _safe_str(exc),
+            "line": _program_line(program, exc),
+        }
+    except SystemExit as exc:
+        return {
+            "outcome": "crashed",
+            "type": "SystemExit",
+            "message": f"exited early with sys.exit({_safe_str(exc.code)}) before the check finished",
+            "line": _program_line(program, exc),
+        }
+    except MemoryError as exc:
+        return {
+            "outcome": "crashed",
+            "type": "MemoryError",
+            "message": "out of memory (the memory limit was reached)",
+            "line": _program_line(program, exc),
+        }
+    except BaseException as exc:
+        return {
+            "outcome": "error",
+            "type": type(exc).__name__,
+            "message": _safe_str(exc),
+            "line": _program_line(program, exc),
+        }
+    return {"outcome": "passed"}
+
+
+def _child(request: dict, result_fd: int, sample_dir: str) -> None:
+    """Body of the forked child. Never returns: it ends with os._exit."""
+    os.setsid()  # its own process group, so the server can kill everything it starts at once
+    _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    os.chdir(sample_dir)
+    os.environ["TMPDIR"] = sample_dir
+    memory = request.get("memory")
+    if memory:
+        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+    os.closerange(3, result_fd)
+    os.closerange(result_fd + 1, 1 << 16)
+    captured = _CappedText(int(request.get("output_limit", 65536)))
+    sys.stdout = sys.stderr = captured
+    sys.stdin = io.StringIO("")
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    nonce = request["nonce"]
+    result = _execute(request["program"])
+    # Threads the sample left running, atexit handlers and buffered I/O must not run after the
+    # verdict: report, then leave at once with os._exit.
+    try:
+        result["stdout"] = captured.getvalue()
+        result["stdout_dropped"] = captured.dropped
+        result["nonce"] = nonce
+        data = json.dumps(result).encode()
+        view = memoryview(data)
+        while view:
+            view = view[os.write(result_fd, view) :]
+    except BaseException:
+        os._exit(71)
+    os._exit(0)
+
+
+# ---------------------------------------------------------------------------- the server
+
+
+def _wait(pid: int, result_fd: int, deadline: float) -> tuple[bytes, int | None]:
+    """Collect the child's message until it exits or the deadline passes. Status None: timed out."""
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        pidfd: int | None = os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        pidfd = None
+    reading = True
+    try:
+        while True:
+            if pidfd is None:
+                done, status = os.waitpid(pid, os.WNOHANG)
+                if done:
+                    break
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return b"".join(chunks), None
+            watched = ([result_fd] if reading else []) + ([pidfd] if pidfd is not None else [])
+            wait_for = remaining if pidfd is not None else min(remaining, 0.002)
+            ready, _, _ = select.select(watched, [], [], wait_for)
+            if result_fd in ready:
+                chunk = os.read(result_fd, 65536)
+                if not chunk:
+                    reading = False
+                elif size < MAX_MESSAGE:
+                    chunks.append(chunk)
+                    size += len(chunk)
+            if pidfd is not None and pidfd in ready:
+                _, status = os.waitpid(pid, 0)
+                break
+    finally:
+        if pidfd is not None:
+            os.close(pidfd)
+    # The child has exited; what it wrote before exiting is still in the pipe.
+    os.set_blocking(result_fd, False)
+    while reading and size < MAX_MESSAGE:
+        try:
+            chunk = os.read(result_fd, 65536)
+        except BlockingIOError:
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks), status
+
+
+def _children_of(ppid: int) -> list[int]:
+    found = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat", "rb") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        fields = stat[stat.rfind(b")") + 2 :].split()
+        if len(fields) > 1 and int(fields[1]) == ppid:
+            found.append(int(name))
+    return found
+
+
+def _kill_everything(pid: int) -> None:
+    """Kill the sample, its process group and every process it left behind, and reap them all."""
+    for kill, target in ((os.killpg, pid), (os.kill, pid)):  # kill(): it may not have called setsid yet
+        try:
+            kill(target, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+    me = os.getpid()
+    for _ in range(1000):
+        try:
+            while True:  # reap what is already dead; (0, 0) means some child still runs
+                done, _ = os.waitpid(-1, os.WNOHANG)
+                if done == 0:
+                    break
+        except ChildProcessError:
+            return  # no children left at all: the common case, found without reading /proc
+        alive = _children_of(me) if os.path.isdir("/proc") else []
+        for pid in alive:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        if not alive:
+            time.sleep(0.001)
+
+
+def _verdict(message: bytes, status: int | None, request: dict) -> dict:
+    if status is None:
+        return {"outcome": "timeout", "message": f"did not finish within {request['timeout']:g} s"}
+    result = None
+    if message:
+        try:
+            result = json.loads(message)
+        except ValueError:
+            result = None
+    if isinstance(result, dict) and result.pop("nonce", None) == request["nonce"]:
+        if os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0:
+            return result
+    if os.WIFSIGNALED(status):
+        sig = os.WTERMSIG(status)
+        try:
+            name = signal.Signals(sig).name
+        except ValueError:
+            name = str(sig)
+        return {"outcome": "crashed", "message": f"killed by signal {name}"}
+    code = os.WEXITSTATUS(status)
+    return {"outcome": "crashed", "message": f"exited with status {code} before the check finished"}
+
+
+def _run_one(request: dict, out_fd: int, workdir: str, seq: int) -> dict:
+    sample_dir = os.path.join(workdir, str(seq))
+    os.mkdir(sample_dir)
+    read_fd, write_fd = os.pipe()
+    start = time.monotonic()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.close(read_fd)
+            _child(request, write_fd, sample_dir)
+        finally:
+            os._exit(70)
+    os.close(write_fd)
+    _send(out_fd, {"pid": pid})
+    try:
+        message, status = _wait(pid, read_fd, start + float(request["timeout"]))
+        duration = time.monotonic() - start
+    finally:
+        _kill_everything(pid)
+        os.close(read_fd)
+        shutil.rmtree(sample_dir, ignore_errors=True)
+    verdict = _verdict(message, status, request)
+    verdict["duration"] = duration
+    return verdict
+
+
+def main() -> None:
+    workdir = sys.argv[1]
+    _prctl(PR_SET_CHILD_SUBREAPER, 1)
+    _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the client's to handle
+    # Keep the protocol off fds 0 and 1 so that no child can inherit or guess them.
+    in_fd, out_fd = os.dup(0), os.dup(1)
+    devnull = os.open(os.devnull, os.O_RDWR)
+    os.dup2(devnull, 0)
+    os.dup2(devnull, 1)
+    os.dup2(devnull, 2)
+    os.close(devnull)
+    seq = 0
+    while True:
+        try:
+            request = _recv(in_fd)
+        except EOFError:
+            break
+        seq += 1
+        _send(out_fd, _run_one(request, out_fd, workdir, seq))
+    shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,77 @@
+"""What running one sample can end as."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal, get_args
+
+OutcomeKind = Literal["passed", "failed", "error", "timeout", "crashed"]
+OUTCOME_KINDS: tuple[str, ...] = get_args(OutcomeKind)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The verdict on one program.
+
+    `kind` is one of passed, failed (an assertion failed), error (syntax error or another exception),
+    timeout, crashed (killed by a signal, out of memory, exited before the check finished).
+    """
+
+    kind: OutcomeKind
+    message: str = ""
+    error_type: str = ""
+    line: int | None = None
+    source_line: str = ""
+    stdout: str = ""
+    duration: float = 0.0
+
+    @property
+    def passed(self) -> bool:
+        return self.kind == "passed"
+
+    def describe(self) -> str:
+        """One line for people: the kind, the exception and where it happened."""
+        parts = [self.kind]
+        if self.error_type:
+            parts.append(f"{self.error_type}: {self.message}" if self.message else self.error_type)
+        elif self.message:
+            parts.append(self.message)
+        text = ": ".join(parts)
+        if self.line is not None:
+            text += f" (line {self.line}"
+            text += f": {self.source_line})" if self.source_line else ")"
+        return text
+
+    def reference_result(self) -> str:
+        """The `result` string of openai/human-eval's results files for this outcome."""
+        if self.kind == "passed":
+            return "passed"
+        if self.kind == "timeout":
+            return "timed out"
+        return f"failed: {self.message}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "outcome": self.kind,
+            "message": self.message,
+            "error_type": self.error_type,
+            "line": self.line,
+            "source_line": self.source_line,
+            "stdout": self.stdout,
+            "duration": self.duration,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Outcome:
+        kind = data.get("outcome")
+        if kind not in OUTCOME_KINDS:
+            raise ValueError(f"unknown outcome {kind!r}; expected one of {', '.join(OUTCOME_KINDS)}")
+        return cls(
+            kind=kind,
+            message=str(data.get("message", "")),
+            error_type=str(data.get("error_type", "")),
+            line=data.get("line"),
+            source_line=str(data.get("source_line", "")),
+            stdout=str(data.get("stdout", "")),
+            duration=float(data.get("duration", 0.0)),
+        )
