@@ -81,7 +81,9 @@ def check_records(records: Iterable[tuple[str, Any]], origin: str) -> tuple[Prob
     seen: dict[str, str] = {}
     for where, record in records:
         if not isinstance(record, Mapping):
-            raise HumanEvalInputError(f"{origin}, {where}: expected a JSON object, got {type(record).__name__}")
+            raise HumanEvalInputError(
+                f"{origin}, {where}: expected a JSON object, got {type(record).__name__}"
+            )
         missing = [name for name in REQUIRED_FIELDS if name not in record]
         if missing:
             raise HumanEvalInputError(

@@ -38,7 +38,9 @@ class HumanEvalSuite(pytest.Collector):
         if self.config.pluginmanager.hasplugin("timeout"):
             backstop = pytest.mark.timeout(self.session_state.settings.timeout + BACKSTOP_MARGIN)
         for sample in self.plan.samples:
-            item = SampleItem.from_parent(self, name=sample.name, sample=sample)
+            # An explicit id string: pytest parses it into the same structured id it parses from
+            # its cache, so --lf and --ff recognise these items.
+            item = SampleItem.from_parent(self, name=sample.name, nodeid=sample.nodeid, sample=sample)
             if backstop is not None:
                 item.add_marker(backstop)
             yield item
@@ -76,9 +78,7 @@ class SampleItem(pytest.Item):
                 self.add_report_section("call", "sample output", outcome.stdout)
             raise SampleNotPassed(outcome)
 
-    def repr_failure(
-        self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None
-    ) -> str | Any:
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str | Any:
         if isinstance(excinfo.value, SampleNotPassed):
             outcome = excinfo.value.outcome
             return f"{self.sample.task_id} sample {self.sample.index}: {outcome.describe()}"

@@ -128,9 +128,7 @@ def select_problems(dataset: Dataset, spec: str | None) -> tuple[Problem, ...]:
     return tuple(p for p in dataset.problems if p.task_id in chosen)
 
 
-def build_plan(
-    backend: Backend, dataset: Dataset, tasks: str | None, n: int | None
-) -> Plan:
+def build_plan(backend: Backend, dataset: Dataset, tasks: str | None, n: int | None) -> Plan:
     """Ask the backend for samples of the selected problems and lay them out as items."""
     selected = select_problems(dataset, tasks)
     completions = backend.complete(GenerationRequest(dataset=dataset, problems=selected, n=n))

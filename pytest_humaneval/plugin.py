@@ -49,6 +49,10 @@ def pytest_configure(config: pytest.Config) -> None:
     except HumanEvalInputError as exc:
         raise pytest.UsageError(str(exc)) from None
     config.stash[STATE] = state
+    if state.only_humaneval and config.option.tbstyle == "auto":
+        # Each failure is one line already; pytest's long failure summary grows quadratically with
+        # the number of failures (thousands in a sampled run). --tb=short or long shows completions.
+        config.option.tbstyle = "line"
     config.pluginmanager.register(state, PLUGIN_NAME)
     if config.pluginmanager.hasplugin("xdist") and not hasattr(config, "workerinput"):
         config.pluginmanager.register(XdistBridge(state), f"{PLUGIN_NAME}-xdist")

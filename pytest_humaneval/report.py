@@ -53,7 +53,9 @@ def summarize(plan: Plan, outcomes: Mapping[str, Outcome], ks: tuple[int, ...], 
         )
     n_values = {n for n, _ in per_problem.values()}
     if len(n_values) > 1:
-        notes.append(f"problems have different numbers of samples (n from {min(n_values)} to {max(n_values)})")
+        notes.append(
+            f"problems have different numbers of samples (n from {min(n_values)} to {max(n_values)})"
+        )
     return Summary(
         pass_at_k=aggregate(per_problem, ks),
         counts=counts,
@@ -80,9 +82,7 @@ def terminal_lines(plan: Plan, summary: Summary) -> list[str]:
     counts = ", ".join(f"{count} {kind}" for kind, count in summary.counts.items())
     lines.append(f"samples: {summary.samples_run} run: {counts}")
     lines.append(f"problems solved: {summary.problems_solved} of {summary.problems_evaluated}")
-    lines.append(
-        f"time: {summary.duration:.2f} s wall, {summary.sandbox_time:.2f} s inside sample processes"
-    )
+    lines.append(f"time: {summary.duration:.2f} s wall, {summary.sandbox_time:.2f} s inside sample processes")
     lines.extend(f"note: {note}" for note in summary.notes)
     return lines
 
@@ -124,9 +124,7 @@ def build_report(
         "duration_s": summary.duration,
         "sandbox_time_s": summary.sandbox_time,
         "notes": list(summary.notes),
-        "problems": [
-            {"task_id": task_id, "n": n, "c": c} for task_id, (n, c) in summary.per_problem.items()
-        ],
+        "problems": [{"task_id": task_id, "n": n, "c": c} for task_id, (n, c) in summary.per_problem.items()],
         "samples": [sample_record(s, outcomes[s.name]) for s in ran],
     }
 

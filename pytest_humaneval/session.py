@@ -18,7 +18,7 @@ from .items import collect_items
 from .models import BUILTIN_SPECS
 from .plan import Plan, build_plan
 from .report import Summary, build_report, summarize, terminal_lines, write_report, write_results
-from .sandbox import Limits, Outcome, Sandbox
+from .sandbox import Limits, Outcome, OutcomeKind, Sandbox
 from .settings import Settings
 
 STATE = pytest.StashKey["HumanEvalSession"]()
@@ -113,7 +113,7 @@ class HumanEvalSession:
             # No verdict from the sandbox: the worker crashed, or the pytest-timeout backstop fired.
             text = report.longreprtext.strip().splitlines()
             why = text[-1] if text else f"failed in {report.when} without a verdict"
-            kind = "timeout" if "Timeout" in why else "crashed"
+            kind: OutcomeKind = "timeout" if "Timeout" in why else "crashed"
             self.outcomes[sample.name] = Outcome(kind=kind, message=why, duration=report.duration)
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:

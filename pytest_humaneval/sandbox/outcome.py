@@ -31,7 +31,7 @@ class Outcome:
 
     def describe(self) -> str:
         """One line for people: the kind, the exception and where it happened."""
-        parts = [self.kind]
+        parts: list[str] = [self.kind]
         if self.error_type:
             parts.append(f"{self.error_type}: {self.message}" if self.message else self.error_type)
         elif self.message:

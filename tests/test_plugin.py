@@ -1,0 +1,356 @@
+"""The plugin end to end: real `pytest` subprocesses through pytester, with and without xdist."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from pytest_humaneval.passk import estimate_pass_at_k
+
+from .helpers import read_report, write_jsonl
+
+TIMEOUT = 60  # seconds a whole pytester run may take before the test fails, not a performance bound
+
+# One sample per behaviour, all for the problem T/0 (add); the index is the position in this list.
+BEHAVIOURS: list[tuple[str, str, str]] = [
+    ("pass", "    return a + b\n", "passed"),
+    ("wrong answer", "    return a - b\n", "failed"),
+    ("syntax error", "    return a +\n", "error"),
+    ("exception", "    raise ValueError('boom')\n", "error"),
+    ("infinite loop", "    while True:\n        pass\n", "timeout"),
+    (
+        "loop ignoring SIGALRM",
+        "    import signal\n    signal.signal(signal.SIGALRM, signal.SIG_IGN)\n"
+        "    signal.setitimer(signal.ITIMER_REAL, 0.01, 0.01)\n    while True:\n        pass\n",
+        "timeout",
+    ),
+    ("os._exit(0) before the check", "    import os\n    os._exit(0)\n", "crashed"),
+    ("sys.exit(0) before the check", "    import sys\n    sys.exit(0)\n", "crashed"),
+]
+
+
+def behaviour_samples(pytester: pytest.Pytester) -> Path:
+    rows = [{"task_id": "T/0", "completion": completion} for _, completion, _ in BEHAVIOURS]
+    rows.append({"task_id": "T/1", "completion": "    return -x\n"})
+    return write_jsonl(pytester.path / "samples.jsonl", rows)
+
+
+def test_every_behaviour_gets_its_outcome(
+    pytester: pytest.Pytester, tiny_dataset: Path, xdist_args: tuple[str, ...]
+) -> None:
+    behaviour_samples(pytester)
+    result = pytester.runpytest_subprocess(
+        "--humaneval-model=samples:samples.jsonl",
+        "--humaneval-dataset=problems.jsonl",
+        "--humaneval-timeout=1",
+        "--humaneval-report=report.json",
+        "--humaneval-results=results.jsonl",
+        "--humaneval-k=1,2",
+        *xdist_args,
+        timeout=TIMEOUT,
+    )
+    result.assert_outcomes(passed=2, failed=7)
+    report = read_report(pytester.path / "report.json")
+    by_index = {s["sample"]: s for s in report["samples"] if s["task_id"] == "T/0"}
+    for index, (label, _, expected) in enumerate(BEHAVIOURS):
+        assert by_index[index]["outcome"] == expected, label
+        assert by_index[index]["passed"] is (expected == "passed"), label
+    assert report["counts"] == {"passed": 2, "failed": 1, "error": 2, "timeout": 2, "crashed": 2}
+    expected_pass1 = (estimate_pass_at_k(8, 1, 1) + 1.0) / 2
+    assert report["pass_at_k"] == {"1": pytest.approx(expected_pass1, abs=1e-12)}
+    assert "2" in report["pass_at_k_not_computed"]  # T/1 has only one sample
+    result.stdout.fnmatch_lines(
+        [
+            "*= humaneval =*",
+            f"pass@1: {expected_pass1:.4f}  (2 problems, n=1..8)",
+            "pass@2: not computed: needs at least 2 samples per problem;"
+            " 1 of 2 problems have fewer (smallest n = 1)",
+            "samples: 9 run: 2 passed, 1 failed, 2 error, 2 timeout, 2 crashed",
+            "problems solved: 2 of 2",
+        ]
+    )
+    # The failure report says what happened and where.
+    result.stdout.fnmatch_lines(
+        [
+            "*T/0 sample 1: failed: AssertionError (line 6: assert candidate(1, 2) == 3)*",
+        ]
+    )
+    results = [json.loads(line) for line in (pytester.path / "results.jsonl").read_text().splitlines()]
+    assert [r["task_id"] for r in results] == ["T/0"] * 8 + ["T/1"]  # input order
+    assert [r["result"] for r in results][:2] == ["passed", "failed: "]
+    assert results[4]["result"] == "timed out"
+    assert set(results[0]) == {"task_id", "completion", "passed", "result"}
+
+
+def test_canonical_on_bundled_subset(pytester: pytest.Pytester, xdist_args: tuple[str, ...]) -> None:
+    result = pytester.runpytest_subprocess(
+        "--humaneval-model=canonical",
+        "--humaneval-tasks=0-9,42",
+        "--humaneval-n=2",
+        *xdist_args,
+        timeout=TIMEOUT,
+    )
+    result.assert_outcomes(passed=22)
+    result.stdout.fnmatch_lines(
+        [
+            "pass@1: 1.0000  (11 problems, n=2)",
+            "pass@10: not computed: *",
+            "note: subset: 11 of 164 problems selected by --humaneval-tasks=0-9,42",
+        ]
+    )
+
+
+def test_items_and_node_ids_are_the_same_everywhere(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest_subprocess(
+        "--humaneval-model=canonical",
+        "--humaneval-tasks=1,2",
+        "--humaneval-n=2",
+        "--collect-only",
+        "-q",
+        timeout=TIMEOUT,
+    )
+    result.stdout.fnmatch_lines(
+        [
+            "humaneval::HumanEval/1[[]0[]]",
+            "humaneval::HumanEval/1[[]1[]]",
+            "humaneval::HumanEval/2[[]0[]]",
+            "humaneval::HumanEval/2[[]1[]]",
+        ]
+    )
+    assert "= humaneval =" not in result.stdout.str()
+
+
+def test_samples_file_covering_some_problems(pytester: pytest.Pytester) -> None:
+    write_jsonl(
+        pytester.path / "s.jsonl",
+        [
+            {"task_id": "HumanEval/3", "completion": "    return False\n"},
+            {"task_id": "HumanEval/0", "completion": "    return True\n", "model": "ignored"},
+        ],
+    )
+    result = pytester.runpytest_subprocess("--humaneval-model=samples:s.jsonl", "-n", "2", timeout=TIMEOUT)
+    result.assert_outcomes(failed=2)
+    result.stdout.fnmatch_lines(
+        [
+            "pass@1: 0.0000  (2 problems, n=1)",
+            "note: subset: the model gave samples for 2 of the 164 selected problems;"
+            " only those are evaluated",
+        ]
+    )
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("{not json", "*s.jsonl, line 2: invalid JSON*"),
+        ('{"completion": "x"}', "*s.jsonl, line 2: missing field(s) task_id*"),
+        (
+            '{"task_id": "HumanEval/1", "completion": ["x"]}',
+            "*s.jsonl, line 2: completion must be a string, got list*",
+        ),
+        (
+            '{"task_id": "HumanEval/1000", "completion": "x"}',
+            "*s.jsonl, line 2: task_id 'HumanEval/1000' is not in*",
+        ),
+    ],
+)
+def test_malformed_samples_stop_the_run_with_file_and_line(
+    pytester: pytest.Pytester, line: str, message: str, xdist_args: tuple[str, ...]
+) -> None:
+    write_jsonl(pytester.path / "s.jsonl", ['{"task_id": "HumanEval/0", "completion": ""}', line])
+    result = pytester.runpytest_subprocess("--humaneval-model=samples:s.jsonl", *xdist_args, timeout=TIMEOUT)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: " + message])
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["--humaneval-model=gpt"],
+            "*--humaneval-model='gpt' names no known backend; use one of canonical, samples:PATH*",
+        ),
+        (
+            ["--humaneval-model=canonical", "--humaneval-k=0"],
+            "*--humaneval-k='0': '0' is not a positive integer*",
+        ),
+        (["--humaneval-model=canonical", "--humaneval-tasks=170"], "*no problem numbered 170*"),
+        (["--humaneval-model=canonical", "--humaneval-dataset=missing.jsonl"], "*no such file*"),
+        (
+            ["--humaneval-model=canonical", "--humaneval-memory=lots"],
+            "*--humaneval-memory='lots' is not a size*",
+        ),
+    ],
+)
+def test_bad_options_are_usage_errors(pytester: pytest.Pytester, args: list[str], message: str) -> None:
+    result = pytester.runpytest_subprocess(*args, timeout=TIMEOUT)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: " + message])
+
+
+def test_ini_options(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\nhumaneval_model = canonical\nhumaneval_tasks = 5\nhumaneval_k = 1\n")
+    result = pytester.runpytest_subprocess(timeout=TIMEOUT)
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["pass@1: 1.0000  (1 problems, n=1)"])
+    assert "not computed" not in result.stdout.str()
+
+
+def test_k_filter_x_and_last_failed(pytester: pytest.Pytester, tiny_dataset: Path) -> None:
+    write_jsonl(
+        pytester.path / "s.jsonl",
+        [
+            {"task_id": "T/0", "completion": "    return a + b\n"},
+            {"task_id": "T/0", "completion": "    return 0\n"},
+            {"task_id": "T/1", "completion": "    return x\n"},
+            {"task_id": "T/1", "completion": "    return -x\n"},
+        ],
+    )
+    base = ("--humaneval-model=samples:s.jsonl", "--humaneval-dataset=problems.jsonl")
+    first = pytester.runpytest_subprocess(*base, timeout=TIMEOUT)
+    first.assert_outcomes(passed=2, failed=2)
+
+    only_t1 = pytester.runpytest_subprocess(*base, "-k", "T/1", timeout=TIMEOUT)
+    only_t1.assert_outcomes(passed=1, failed=1, deselected=2)
+    only_t1.stdout.fnmatch_lines(
+        ["note: 2 of 4 samples did not run*pass@k covers the 2 that did, over 1 problems"]
+    )
+
+    last_failed = pytester.runpytest_subprocess(*base, "--lf", "-n", "2", timeout=TIMEOUT)
+    last_failed.assert_outcomes(failed=2)  # xdist workers deselect; the controller does not count it
+    last_failed.stdout.fnmatch_lines(["samples: 2 run: 0 passed, 2 failed, *"])
+
+    stop = pytester.runpytest_subprocess(
+        *base, "-x", "-p", "no:xdist", "-p", "no:cacheprovider", timeout=TIMEOUT
+    )
+    stop.assert_outcomes(passed=1, failed=1)
+    stop.stdout.fnmatch_lines(["samples: 2 run: 1 passed, 1 failed, 0 error, 0 timeout, 0 crashed"])
+
+
+def test_junitxml(pytester: pytest.Pytester, tiny_dataset: Path) -> None:
+    result = pytester.runpytest_subprocess(
+        "--humaneval-model=canonical",
+        "--humaneval-dataset=problems.jsonl",
+        "-n",
+        "2",
+        "--junitxml=out.xml",
+        timeout=TIMEOUT,
+    )
+    result.assert_outcomes(passed=2)
+    xml = (pytester.path / "out.xml").read_text()
+    assert re.search(r'tests="2"', xml)
+    assert 'name="T/0[0]"' in xml and 'name="T/1[0]"' in xml
+
+
+def test_report_contents(pytester: pytest.Pytester, tiny_dataset: Path) -> None:
+    result = pytester.runpytest_subprocess(
+        "--humaneval-model=canonical",
+        "--humaneval-dataset=problems.jsonl",
+        "--humaneval-n=3",
+        "--humaneval-report=out/report.json",
+        "--humaneval-k=1,3,5",
+        timeout=TIMEOUT,
+    )
+    result.assert_outcomes(passed=6)
+    report = read_report(pytester.path / "out" / "report.json")
+    assert report["pass_at_k"] == {"1": 1.0, "3": 1.0}
+    assert report["pass_at_k_not_computed"]["5"].startswith("needs at least 5 samples per problem")
+    assert report["dataset"]["name"].endswith("problems.jsonl") and len(report["dataset"]["sha256"]) == 64
+    assert report["settings"]["timeout"] == 3.0 and report["settings"]["k"] == [1, 3, 5]
+    assert report["model"] == "canonical"
+    assert [(s["task_id"], s["sample"]) for s in report["samples"]] == [
+        ("T/0", 0),
+        ("T/0", 1),
+        ("T/0", 2),
+        ("T/1", 0),
+        ("T/1", 1),
+        ("T/1", 2),
+    ]
+    assert all(s["outcome"] == "passed" and s["passed"] is True for s in report["samples"])
+    result.stdout.fnmatch_lines(["report written to *report.json"])
+
+
+def test_inert_without_model(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_own="""
+        import sys
+
+        def test_own():
+            heavy = {"datasets", "torch", "transformers", "openai", "pyarrow"} & set(sys.modules)
+            assert not heavy, heavy
+    """
+    )
+    result = pytester.runpytest_subprocess("-n", "2", timeout=TIMEOUT)
+    result.assert_outcomes(passed=1)
+    out = result.stdout.str()
+    assert "= humaneval =" not in out and "humaneval: model" not in out
+
+
+def test_project_tests_run_only_when_named(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_own="def test_own():\n    pass\n")
+    evaluation_only = pytester.runpytest_subprocess(
+        "--humaneval-model=canonical", "--humaneval-tasks=0", "-n", "2", timeout=TIMEOUT
+    )
+    evaluation_only.assert_outcomes(passed=1)
+    both = pytester.runpytest_subprocess(
+        "--humaneval-model=canonical", "--humaneval-tasks=0", "test_own.py", "-n", "2", timeout=TIMEOUT
+    )
+    both.assert_outcomes(passed=2)
+
+
+def test_custom_backend_through_the_hook(pytester: pytest.Pytester) -> None:
+    example = Path(__file__).parent.parent / "conftest_examples" / "custom_backend" / "conftest.py"
+    pytester.makeconftest(example.read_text())
+    result = pytester.runpytest_subprocess(
+        "--humaneval-model=constant:pass", "--humaneval-tasks=0-2", "-n", "2", timeout=TIMEOUT
+    )
+    result.assert_outcomes(failed=3)
+    result.stdout.fnmatch_lines(["model: constant:pass", "pass@1: 0.0000  (3 problems, n=1)"])
+
+
+def test_full_canonical_run_in_an_empty_directory(pytester: pytest.Pytester) -> None:
+    assert not any(pytester.path.iterdir())
+    result = pytester.runpytest_subprocess("--humaneval-model=canonical", "-n", "2", timeout=300)
+    result.assert_outcomes(passed=164)
+    result.stdout.fnmatch_lines(
+        [
+            "pass@1: 1.0000  (164 problems, n=1)",
+            "samples: 164 run: 164 passed, 0 failed, 0 error, 0 timeout, 0 crashed",
+            "problems solved: 164 of 164",
+        ]
+    )
+
+
+def test_a_sample_that_kills_its_xdist_worker_is_a_crash(
+    pytester: pytest.Pytester, tiny_dataset: Path
+) -> None:
+    kill_worker = (
+        "    import os, signal\n"
+        "    stat = open(f'/proc/{os.getppid()}/stat').read()\n"  # the fork server's parent: the worker
+        "    os.kill(int(stat.rsplit(')', 1)[1].split()[1]), signal.SIGKILL)\n"
+        "    return a + b\n"
+    )
+    write_jsonl(
+        pytester.path / "s.jsonl",
+        [
+            {"task_id": "T/0", "completion": kill_worker},
+            {"task_id": "T/0", "completion": "    return a + b\n"},
+            {"task_id": "T/1", "completion": "    return -x\n"},
+        ],
+    )
+    result = pytester.runpytest_subprocess(
+        "--humaneval-model=samples:s.jsonl",
+        "--humaneval-dataset=problems.jsonl",
+        "-n",
+        "2",
+        "--humaneval-report=report.json",
+        timeout=TIMEOUT,
+    )
+    result.assert_outcomes(passed=2, failed=1)
+    report = read_report(pytester.path / "report.json")
+    (crashed,) = [s for s in report["samples"] if s["outcome"] == "crashed"]
+    assert (crashed["task_id"], crashed["sample"], crashed["passed"]) == ("T/0", 0, False)
+    assert "crashed" in crashed["message"]
