@@ -70,7 +70,8 @@ class Sandbox:
         pid: int | None = None
         try:
             self._send(request)
-            pid = int(self._recv(deadline)["pid"])
+            started = self._recv(deadline)["pid"]  # None: it never forked (the program did not compile)
+            pid = int(started) if started is not None else None
             reply = self._recv(deadline)
         except SandboxServerLost as lost:
             self._discard_server(pid)
