@@ -155,9 +155,20 @@ def test_input_does_not_block(sandbox: Sandbox) -> None:
 
 
 def test_files_written_by_a_sample_are_removed(sandbox: Sandbox) -> None:
-    outcome = sandbox.run("import os\nopen('junk.txt', 'w').write('x')\nprint(os.getcwd())\n")
+    outcome = sandbox.run(
+        "import os\nos.mkdir('d')\nopen('d/junk.txt', 'w').write('x')\nprint(os.getcwd())\n"
+    )
     assert outcome.passed
-    assert not os.path.exists(outcome.stdout.strip())
+    scratch = outcome.stdout.strip()
+    assert os.listdir(scratch) == []
+    second = sandbox.run("import os\nassert os.listdir('.') == [], os.listdir('.')\n")
+    assert second.passed, second.describe()
+
+
+def test_a_sample_that_removes_its_directory_does_not_break_the_next(sandbox: Sandbox) -> None:
+    assert sandbox.run("import os, shutil\nshutil.rmtree(os.getcwd())\n").passed
+    outcome = sandbox.run("import tempfile\nopen('f.txt', 'w').write('x')\ntempfile.mkstemp()\n")
+    assert outcome.passed, outcome.describe()
 
 
 def test_main_guard_does_not_run(sandbox: Sandbox) -> None:

@@ -5,14 +5,16 @@ only the standard library and nothing of pytest or of this package, so a forked 
 pristine interpreter whatever the pytest process has loaded. Forking this process costs about a
 millisecond, where starting a new interpreter per sample costs more than ten.
 
-Protocol, over the server's stdin and stdout: 4-byte big-endian length, then a JSON object.
-A request is ``{"program", "timeout", "memory", "output_limit", "nonce"}``. For each request the server
-answers twice: ``{"pid": N}`` as soon as the child exists (so the client can kill the child's process
-group should this server die), then the verdict ``{"outcome", "message", ...}``.
+Protocol, over the server's stdin and stdout: frames of a 4-byte big-endian length and a payload.
+A request is a JSON object ``{"program", "timeout", "memory", "output_limit", "nonce"}``. For each
+request the server answers twice: the child's pid in decimal digits as soon as the child exists (so the
+client can kill the child's process group should this server die; empty when the program did not
+compile and no child was made), then the verdict, a JSON object ``{"outcome", "message", ...}``.
 
 The timeout is enforced here, from outside the child: at the deadline the child's whole process group is
 killed with SIGKILL, which no loop and no signal handler in the child can ignore. This process is a
 child subreaper, so anything the sample started and orphaned is re-parented here and killed too.
+Samples run in one scratch directory (their cwd and TMPDIR), emptied after each sample.
 """
 
 from __future__ import annotations
@@ -180,21 +182,21 @@ def _execute(code: Any, program: str) -> dict[str, Any]:
     return {"outcome": "passed"}
 
 
-def _child(request: dict[str, Any], code: Any, result_fd: int, sample_dir: str) -> None:
-    """Body of the forked child. Never returns: it ends with os._exit."""
+def _child(request: dict[str, Any], code: Any, result_fd: int, captured: _CappedText) -> None:
+    """Body of the forked child. Never returns: it ends with os._exit.
+
+    Everything that can be prepared before the fork is (the compiled code, the stdio stand-ins, the
+    working directory and TMPDIR): in the child each object touched costs a page copy.
+    """
     os.setsid()  # its own process group, so the server can kill everything it starts at once
     _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    os.chdir(sample_dir)
-    os.environ["TMPDIR"] = sample_dir
     memory = request.get("memory")
     if memory:
         resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
     os.closerange(3, result_fd)
     os.closerange(result_fd + 1, 1 << 16)
-    captured = _CappedText(int(request.get("output_limit", 65536)))
     sys.stdout = sys.stderr = captured
-    sys.stdin = io.StringIO("")
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    sys.stdin = _EMPTY_STDIN
     nonce = request["nonce"]
     result = _execute(code, request["program"])
     # Threads the sample left running, atexit handlers and buffered I/O must not run after the
@@ -210,6 +212,9 @@ def _child(request: dict[str, Any], code: Any, result_fd: int, sample_dir: str) 
     except BaseException:
         os._exit(71)
     os._exit(0)
+
+
+_EMPTY_STDIN = io.StringIO("")  # input() in a sample gets EOFError at once
 
 
 # ---------------------------------------------------------------------------- the server
@@ -328,42 +333,71 @@ def _verdict(message: bytes, status: int | None, request: dict[str, Any]) -> dic
     return {"outcome": "crashed", "message": f"exited with status {code} before the check finished"}
 
 
-def _run_one(request: dict[str, Any], out_fd: int, workdir: str, seq: int) -> dict[str, Any]:
+def _clean_scratch(scratch: str) -> None:
+    """Leave the shared scratch directory empty, and there, for the next sample."""
+    try:
+        leftovers = os.listdir(scratch)
+    except FileNotFoundError:  # the sample removed it
+        os.makedirs(scratch, exist_ok=True)
+        leftovers = []
+    for name in leftovers:
+        path = os.path.join(scratch, name)
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
+    if leftovers:
+        os.chmod(scratch, 0o700)
+    os.chdir(scratch)  # the sample may have replaced it; children start here
+
+
+def _run_one(request: dict[str, Any], out_fd: int, scratch: str) -> dict[str, Any]:
     start = time.monotonic()
     code, failure = _compile(request["program"])
     if failure is not None:
-        _send(out_fd, {"pid": None})
+        _send_pid(out_fd, None)
         failure["duration"] = time.monotonic() - start
         return failure
-    sample_dir = os.path.join(workdir, str(seq))
-    os.mkdir(sample_dir)
+    captured = _CappedText(int(request.get("output_limit", 65536)))
     read_fd, write_fd = os.pipe()
     pid = os.fork()
     if pid == 0:
         try:
             os.close(read_fd)
-            _child(request, code, write_fd, sample_dir)
+            _child(request, code, write_fd, captured)
         finally:
             os._exit(70)
     os.close(write_fd)
-    _send(out_fd, {"pid": pid})
+    _send_pid(out_fd, pid)
     try:
         message, status = _wait(pid, read_fd, start + float(request["timeout"]))
         duration = time.monotonic() - start
     finally:
         _kill_everything(pid)
         os.close(read_fd)
-        shutil.rmtree(sample_dir, ignore_errors=True)
+        _clean_scratch(scratch)
     verdict = _verdict(message, status, request)
     verdict["duration"] = duration
     return verdict
 
 
+def _send_pid(fd: int, pid: int | None) -> None:
+    """The first answer to a request: the child's pid as decimal digits, empty if none was forked."""
+    data = b"" if pid is None else str(pid).encode()
+    os.write(fd, struct.pack(">I", len(data)) + data)
+
+
 def main() -> None:
     workdir = sys.argv[1]
+    scratch = os.path.join(workdir, "scratch")
+    os.mkdir(scratch, 0o700)
+    os.chdir(scratch)
+    os.environ["TMPDIR"] = scratch  # set here once: inherited by every child
     _prctl(PR_SET_CHILD_SUBREAPER, 1)
     _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the client's to handle
     # Keep the protocol off fds 0 and 1 so that no child can inherit or guess them.
     in_fd, out_fd = os.dup(0), os.dup(1)
     devnull = os.open(os.devnull, os.O_RDWR)
@@ -371,14 +405,13 @@ def main() -> None:
     os.dup2(devnull, 1)
     os.dup2(devnull, 2)
     os.close(devnull)
-    seq = 0
     while True:
         try:
             request = _recv(in_fd)
         except EOFError:
             break
-        seq += 1
-        _send(out_fd, _run_one(request, out_fd, workdir, seq))
+        _send(out_fd, _run_one(request, out_fd, scratch))
+    os.chdir("/")
     shutil.rmtree(workdir, ignore_errors=True)
 
 

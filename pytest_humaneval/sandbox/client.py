@@ -70,9 +70,9 @@ class Sandbox:
         pid: int | None = None
         try:
             self._send(request)
-            started = self._recv(deadline)["pid"]  # None: it never forked (the program did not compile)
-            pid = int(started) if started is not None else None
-            reply = self._recv(deadline)
+            started = self._recv_frame(deadline)  # the child's pid; empty: the program did not compile
+            pid = int(started) if started else None
+            reply: dict[str, Any] = json.loads(self._recv_frame(deadline))
         except SandboxServerLost as lost:
             self._discard_server(pid)
             kind: OutcomeKind = "timeout" if time.monotonic() >= deadline else "crashed"
@@ -147,7 +147,7 @@ class Sandbox:
                 self._discard_server(None)
         raise SandboxServerLost("could not start the sandbox's fork server")
 
-    def _recv(self, deadline: float) -> dict[str, Any]:
+    def _recv_frame(self, deadline: float) -> bytes:
         proc = self._proc
         if proc is None or proc.stdout is None:
             raise SandboxServerLost("the sandbox's fork server is gone")
@@ -158,8 +158,7 @@ class Sandbox:
                 if len(self._buffer) >= 4 + size:
                     payload = bytes(self._buffer[4 : 4 + size])
                     del self._buffer[: 4 + size]
-                    result: dict[str, Any] = json.loads(payload)
-                    return result
+                    return payload
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise SandboxServerLost("the sandbox's fork server stopped answering")
