@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -182,3 +183,25 @@ def test_close_stops_the_server() -> None:
     assert proc is not None and proc.poll() is None
     box.close()
     assert proc.poll() is not None
+
+
+def test_an_interrupted_run_does_not_leak_its_verdict_into_the_next() -> None:
+    """pytest-timeout or Ctrl-C can raise inside run(); the next sample must get its own verdict."""
+
+    class Interrupted(Exception):
+        pass
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise Interrupted
+
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    try:
+        with Sandbox(Limits(timeout=2.0)) as box:
+            signal.setitimer(signal.ITIMER_REAL, 0.3)
+            with pytest.raises(Interrupted):
+                box.run("import time\ntime.sleep(1)\n")
+            outcome = box.run("assert 1 == 2\n")
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    assert outcome.kind == "failed", outcome.describe()

@@ -77,6 +77,11 @@ class Sandbox:
             self._discard_server(pid)
             kind: OutcomeKind = "timeout" if time.monotonic() >= deadline else "crashed"
             return Outcome(kind=kind, message=str(lost), duration=time.monotonic() - start)
+        except BaseException:
+            # Interrupted mid-request (pytest-timeout, Ctrl-C): the server still owes an answer, which
+            # the next run would read as its own. Only a fresh server can be trusted.
+            self._discard_server(pid)
+            raise
         return _outcome_from_reply(reply, program)
 
     def close(self) -> None:
