@@ -116,7 +116,7 @@ def _safe_str(value: object) -> str:
     return text[:MAX_TEXT]
 
 
-def _program_line(program: str, exc: BaseException) -> int | None:
+def _program_line(exc: BaseException) -> int | None:
     """Line number, in the program, of the innermost frame that belongs to the program."""
     line = None
     tb = exc.__traceback__
@@ -144,7 +144,7 @@ def _compile(program: str) -> tuple[Any, dict[str, Any] | None]:
         return None, {"outcome": "error", "type": type(exc).__name__, "message": _safe_str(exc)}
 
 
-def _execute(code: Any, program: str) -> dict[str, Any]:
+def _execute(code: Any) -> dict[str, Any]:
     """Run compiled code in a fresh module namespace and classify how it ended."""
     # A module that is not __main__: `if __name__ == "__main__":` blocks stay off, as in the reference.
     module = type(sys)("__humaneval__")
@@ -156,28 +156,28 @@ def _execute(code: Any, program: str) -> dict[str, Any]:
             "outcome": "failed",
             "type": "AssertionError",
             "message": _safe_str(exc),
-            "line": _program_line(program, exc),
+            "line": _program_line(exc),
         }
     except SystemExit as exc:
         return {
             "outcome": "crashed",
             "type": "SystemExit",
             "message": f"exited early with sys.exit({_safe_str(exc.code)}) before the check finished",
-            "line": _program_line(program, exc),
+            "line": _program_line(exc),
         }
     except MemoryError as exc:
         return {
             "outcome": "crashed",
             "type": "MemoryError",
             "message": "out of memory (the memory limit was reached)",
-            "line": _program_line(program, exc),
+            "line": _program_line(exc),
         }
     except BaseException as exc:
         return {
             "outcome": "error",
             "type": type(exc).__name__,
             "message": _safe_str(exc),
-            "line": _program_line(program, exc),
+            "line": _program_line(exc),
         }
     return {"outcome": "passed"}
 
@@ -198,7 +198,7 @@ def _child(request: dict[str, Any], code: Any, result_fd: int, captured: _Capped
     sys.stdout = sys.stderr = captured
     sys.stdin = _EMPTY_STDIN
     nonce = request["nonce"]
-    result = _execute(code, request["program"])
+    result = _execute(code)
     # Threads the sample left running, atexit handlers and buffered I/O must not run after the
     # verdict: report, then leave at once with os._exit.
     try:
