@@ -2,19 +2,40 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from .dataset import Problem
 from .plan import ROOT_NAME, Plan, Sample
-from .sandbox import Outcome
+from .sandbox import Outcome, Program
 
 if TYPE_CHECKING:
     from .session import HumanEvalSession
 
 # pytest-timeout is only a backstop: it must fire after the sandbox's own limit and its grace.
 BACKSTOP_MARGIN = 10.0
+
+
+def trusted_source(problem: Problem) -> str:
+    """What runs on the trusted side: the prompt (its imports and helpers, which tests use) and the test.
+
+    A prompt that ends in a bare signature does not compile alone; it then gets the dataset's reference
+    body, which stays on this side with the test and is never shown to the candidate.
+    """
+    return _trusted_source(problem.prompt, problem.test, problem.canonical_solution)
+
+
+@functools.lru_cache(maxsize=4096)
+def _trusted_source(prompt: str, test: str, canonical_solution: str) -> str:
+    source = f"{prompt}\n{test}"
+    try:
+        compile(source, "<test>", "exec")
+    except SyntaxError:
+        return f"{prompt}{canonical_solution}\n{test}"
+    return source
 
 
 class SampleNotPassed(Exception):
@@ -54,7 +75,7 @@ def collect_items(session: pytest.Session, state: HumanEvalSession) -> list[pyte
 
 
 class SampleItem(pytest.Item):
-    """One (problem, sample): runs prompt + completion + test in the sandbox."""
+    """One (problem, sample): the test runs here, prompt + completion in the sandbox."""
 
     def __init__(self, *, sample: Sample, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -68,7 +89,13 @@ class SampleItem(pytest.Item):
     def runtest(self) -> None:
         state = self.suite.session_state
         problem = state.plan.problem(self.sample.task_id)
-        outcome = state.sandbox().run(problem.program(self.sample.completion))
+        outcome = state.sandbox().run(
+            Program(
+                candidate_source=problem.prompt + self.sample.completion,
+                entry_point=problem.entry_point,
+                test_source=trusted_source(problem),
+            )
+        )
         self.user_properties.append(
             ("humaneval", {"task_id": self.sample.task_id, "sample": self.sample.index, **outcome.to_json()})
         )

@@ -7,6 +7,7 @@ controller (or in a run without xdist) it also gathers outcomes and writes the s
 from __future__ import annotations
 
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +45,14 @@ def make_plan(config: pytest.Config, settings: Settings) -> Plan:
     return build_plan(backend, dataset, settings.tasks, settings.n)
 
 
+def _local_dataset_files(config: pytest.Config, settings: Settings) -> tuple[str, ...]:
+    """The dataset file, if it is one here: samples must not read the tests and their answers."""
+    path = Path(settings.dataset)
+    if not path.is_absolute():
+        path = config.invocation_params.dir / path
+    return (str(path),) if path.is_file() else ()
+
+
 class HumanEvalSession:
     def __init__(self, config: pytest.Config, settings: Settings, plan: Plan, only_humaneval: bool) -> None:
         self.config = config
@@ -70,7 +79,18 @@ class HumanEvalSession:
 
     def sandbox(self) -> Sandbox:
         if self._sandbox is None:
-            self._sandbox = Sandbox(Limits(timeout=self.settings.timeout, memory=self.settings.memory))
+            limits = Limits(timeout=self.settings.timeout, memory=self.settings.memory)
+            self._sandbox = Sandbox(limits, hide=_local_dataset_files(self.config, self.settings))
+            gaps = self._sandbox.isolation_gaps()
+            if gaps:
+                # Once per worker, as a pytest warning: the run goes on with what the kernel allows.
+                warnings.warn(
+                    pytest.PytestWarning(
+                        "humaneval: the sandbox runs with reduced isolation on this machine: "
+                        + "; ".join(gaps)
+                    ),
+                    stacklevel=1,
+                )
         return self._sandbox
 
     def close(self) -> None:

@@ -75,7 +75,7 @@ def test_every_behaviour_gets_its_outcome(
     # The failure report says what happened and where.
     result.stdout.fnmatch_lines(
         [
-            "*T/0 sample 1: failed: AssertionError (line 6: assert candidate(1, 2) == 3)*",
+            "*T/0 sample 1: failed: AssertionError (test line 5: assert candidate(1, 2) == 3)*",
         ]
     )
     results = [json.loads(line) for line in (pytester.path / "results.jsonl").read_text().splitlines()]

@@ -1,8 +1,8 @@
-"""Running one untrusted program in an isolated child process and returning its outcome."""
+"""Judging one sample: the dataset's test runs here, the untrusted candidate in an isolated child."""
 
 from __future__ import annotations
 
-from .client import Limits, Sandbox
+from .client import Limits, Program, Sandbox
 from .outcome import OUTCOME_KINDS, Outcome, OutcomeKind
 
-__all__ = ["OUTCOME_KINDS", "Limits", "Outcome", "OutcomeKind", "Sandbox"]
+__all__ = ["OUTCOME_KINDS", "Limits", "Outcome", "OutcomeKind", "Program", "Sandbox"]

@@ -1,20 +1,34 @@
-"""The fork server: a small, clean interpreter that runs each untrusted program in a fresh child.
+"""The fork server: a small, clean interpreter that hosts each untrusted candidate in a fresh child.
 
-This file runs as a script (``python -I _forkserver.py WORKDIR``), started by :mod:`.client`. It imports
-only the standard library and nothing of pytest or of this package, so a forked child starts from a
-pristine interpreter whatever the pytest process has loaded. Forking this process costs about a
-millisecond, where starting a new interpreter per sample costs more than ten.
+This file runs as a script (``python -I _forkserver.py CONFIG``), started by :mod:`.client`, with its
+control socket on fd 3. It imports only the standard library and :mod:`._plain`, nothing of pytest or of
+this package, so a forked child starts from a pristine interpreter whatever the pytest process loaded.
 
-Protocol, over the server's stdin and stdout: frames of a 4-byte big-endian length and a payload.
-A request is a JSON object ``{"program", "timeout", "memory", "output_limit", "nonce"}``. For each
-request the server answers twice: the child's pid in decimal digits as soon as the child exists (so the
-client can kill the child's process group should this server die; empty when the program did not
-compile and no child was made), then the verdict, a JSON object ``{"outcome", "message", ...}``.
+**What runs here is only the candidate**: the prompt plus the model's completion, as a module. The
+dataset's test never enters this process or its children; the trusted side runs it and calls the
+candidate's entry point across a socket, arguments and return values as plain data (see ``_plain``).
 
-The timeout is enforced here, from outside the child: at the deadline the child's whole process group is
-killed with SIGKILL, which no loop and no signal handler in the child can ignore. This process is a
-child subreaper, so anything the sample started and orphaned is re-parented here and killed too.
-Samples run in one scratch directory (their cwd and TMPDIR), emptied after each sample.
+Isolation, set up once at start when the kernel allows it (each part is reported back to the client,
+which warns when one is missing):
+
+* a new user namespace, in which samples run as an unprivileged user (``nobody`` when we start as root)
+  with no capabilities and ``no_new_privs``;
+* a new network namespace with no interface up: no connection can leave the sample;
+* a new PID namespace whose init is this server, so a sample cannot name, signal or trace any process
+  outside it, cannot kill the server (init ignores signals from its own namespace), and everything it
+  starts is killed with ``kill(-1)`` after the sample;
+* a new mount namespace whose root is a tmpfs holding read-only bind mounts of only what Python needs
+  (its prefixes and ``sys.path``, the system's shared libraries, a few device nodes), with the paths the
+  client names hidden (the dataset's tests), a fresh ``/proc`` and a size-capped tmpfs ``/tmp`` that is
+  each sample's scratch directory and working directory, emptied after each sample;
+* IPC and UTS namespaces.
+
+Protocol with the client, frames of a 4-byte big-endian length and a JSON payload: the first frame is
+the isolation report. Then per request ``{"source", "entry_point", "timeout", "memory", "output_limit"}``
+the server compiles the source and answers ``{"compiled": false, ...}``, or forks the child and answers
+``{"compiled": true}`` with one end of a fresh socket pair attached (SCM_RIGHTS): the client talks to the
+child directly. When the client is done it sends ``{"finish": true}``; the server kills everything the
+sample started, empties the scratch directory and answers how the child ended.
 """
 
 from __future__ import annotations
@@ -23,35 +37,70 @@ import ctypes
 import io
 import json
 import os
+import platform
 import resource
 import select
 import shutil
 import signal
+import socket
 import struct
 import sys
-import time
+import traceback
 from typing import Any
 
 PR_SET_PDEATHSIG = 1
+PR_SET_DUMPABLE = 4
 PR_SET_CHILD_SUBREAPER = 36
-MAX_MESSAGE = 8 * 1024 * 1024  # bytes read back from a child at most; the rest is dropped
+PR_SET_NO_NEW_PRIVS = 38
+CLONE_NEWNS = 0x00020000
+CLONE_NEWUTS = 0x04000000
+CLONE_NEWIPC = 0x08000000
+CLONE_NEWUSER = 0x10000000
+CLONE_NEWPID = 0x20000000
+CLONE_NEWNET = 0x40000000
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
+MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
+MS_NOATIME, MS_NODIRATIME, MS_RELATIME = 1024, 2048, 1 << 21
+MNT_DETACH = 2
+SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41}.get(platform.machine())
+
+MAX_FRAME = 8 * 1024 * 1024
 MAX_TEXT = 2000  # characters of an exception message kept
-PROGRAM_NAME = "<humaneval>"
+CANDIDATE_NAME = "<candidate>"
+SCRATCH_TMPFS_SIZE = "512m"  # disk a sample may fill in its scratch directory
+MAX_FILE_SIZE = 256 * 1024 * 1024
+MAX_PROCESSES = 256  # processes and threads of the sandbox user (RLIMIT_NPROC)
+DEVICES = ("null", "zero", "full", "random", "urandom")
+SYSTEM_PATHS = ("/usr", "/lib", "/lib64", "/lib32", "/bin", "/etc/ld.so.cache", "/etc/localtime")
 
 
-def _load_prctl() -> Any:
+def _load_libc() -> Any:
     try:
-        return ctypes.CDLL(None, use_errno=True).prctl
-    except (OSError, AttributeError):  # not Linux: the client's cleanup still applies
+        return ctypes.CDLL(None, use_errno=True)
+    except OSError:  # not Linux: nothing below that needs it will be attempted
         return None
 
 
-_PRCTL = _load_prctl()  # looked up once here: in each child it would cost a third of a millisecond
+_LIBC = _load_libc()
 
 
 def _prctl(option: int, value: int) -> None:
-    if _PRCTL is not None:
-        _PRCTL(option, value, 0, 0, 0)
+    if _LIBC is not None:
+        _LIBC.prctl(option, value, 0, 0, 0)
+
+
+def _check(result: int, what: str) -> None:
+    if result != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"{what}: {os.strerror(err)}")
+
+
+def _mount(source: str | None, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
+    args = [None if s is None else s.encode() for s in (source, target, fstype)]
+    _check(
+        _LIBC.mount(args[0], args[1], args[2], flags, None if data is None else data.encode()),
+        f"mount {target}",
+    )
 
 
 # ---------------------------------------------------------------------------- framing
@@ -69,13 +118,19 @@ def _read_exact(fd: int, size: int) -> bytes:
 
 def _recv(fd: int) -> dict[str, Any]:
     (size,) = struct.unpack(">I", _read_exact(fd, 4))
+    if size > MAX_FRAME:
+        raise EOFError
     message: dict[str, Any] = json.loads(_read_exact(fd, size))
     return message
 
 
-def _send(fd: int, obj: dict[str, Any]) -> None:
+def _frame(obj: dict[str, Any]) -> bytes:
     data = json.dumps(obj).encode()
-    view = memoryview(struct.pack(">I", len(data)) + data)
+    return struct.pack(">I", len(data)) + data
+
+
+def _send(fd: int, obj: dict[str, Any]) -> None:
+    view = memoryview(_frame(obj))
     while view:
         view = view[os.write(fd, view) :]
 
@@ -89,6 +144,7 @@ class _CappedText(io.TextIOBase):
     def __init__(self, limit: int) -> None:
         self._parts: list[str] = []
         self._room = limit
+        self._sent = 0
         self.dropped = 0
 
     def writable(self) -> bool:
@@ -104,114 +160,132 @@ class _CappedText(io.TextIOBase):
         self.dropped += len(s) - kept
         return len(s)
 
-    def getvalue(self) -> str:
-        return "".join(self._parts)
+    def take(self) -> str:
+        """What was written since the last call."""
+        text = "".join(self._parts)
+        self._parts = [text]
+        new, self._sent = text[self._sent :], len(text)
+        return new
 
 
 def _safe_str(value: object) -> str:
     try:
         text = str(value)
-    except BaseException:  # a hostile __str__ must not decide the verdict
+    except BaseException:  # a hostile __str__ must not break the report
         text = "<unprintable>"
     return text[:MAX_TEXT]
 
 
-def _program_line(exc: BaseException) -> int | None:
-    """Line number, in the program, of the innermost frame that belongs to the program."""
+def _candidate_line(exc: BaseException) -> int | None:
     line = None
     tb = exc.__traceback__
     while tb is not None:
-        if tb.tb_frame.f_code.co_filename == PROGRAM_NAME:
+        if tb.tb_frame.f_code.co_filename == CANDIDATE_NAME:
             line = tb.tb_lineno
         tb = tb.tb_next
     return line
 
 
-def _compile(program: str) -> tuple[Any, dict[str, Any] | None]:
-    """Compile in the server, before forking: the same work in a fresh child costs ten times more,
-    as every page the compiler touches must first be copied. Compiling runs none of the sample's code.
-    """
+def _describe(exc: BaseException) -> dict[str, Any]:
     try:
-        return compile(program, PROGRAM_NAME, "exec"), None
-    except SyntaxError as exc:
-        return None, {
-            "outcome": "error",
-            "type": type(exc).__name__,
-            "message": _safe_str(exc.msg),
-            "line": exc.lineno,
-        }
-    except (ValueError, MemoryError, RecursionError) as exc:  # NUL bytes, absurd nesting or size
-        return None, {"outcome": "error", "type": type(exc).__name__, "message": _safe_str(exc)}
+        name = type(exc).__name__
+        builtin = type(exc).__module__ == "builtins"
+    except BaseException:
+        name, builtin = "BaseException", False
+    return {
+        "type": _safe_str(name),
+        "builtin": builtin,
+        "message": _safe_str(exc),
+        "line": _candidate_line(exc),
+    }
 
 
-def _execute(code: Any) -> dict[str, Any]:
-    """Run compiled code in a fresh module namespace and classify how it ended."""
-    # A module that is not __main__: `if __name__ == "__main__":` blocks stay off, as in the reference.
-    module = type(sys)("__humaneval__")
-    sys.modules["__humaneval__"] = module
+def _drop_privileges(sandbox_uid: int | None, sandbox_gid: int | None) -> None:
+    """In the user namespace: become the sandbox user and give up every capability for good."""
+    if sandbox_uid is None or sandbox_gid is None or _LIBC is None:
+        return
     try:
-        exec(code, module.__dict__)
-    except AssertionError as exc:
-        return {
-            "outcome": "failed",
-            "type": "AssertionError",
-            "message": _safe_str(exc),
-            "line": _program_line(exc),
-        }
-    except SystemExit as exc:
-        return {
-            "outcome": "crashed",
-            "type": "SystemExit",
-            "message": f"exited early with sys.exit({_safe_str(exc.code)}) before the check finished",
-            "line": _program_line(exc),
-        }
-    except MemoryError as exc:
-        return {
-            "outcome": "crashed",
-            "type": "MemoryError",
-            "message": "out of memory (the memory limit was reached)",
-            "line": _program_line(exc),
-        }
-    except BaseException as exc:
-        return {
-            "outcome": "error",
-            "type": type(exc).__name__,
-            "message": _safe_str(exc),
-            "line": _program_line(exc),
-        }
-    return {"outcome": "passed"}
+        os.setgroups([])
+    except OSError:  # setgroups is denied in namespaces made by an unprivileged user
+        pass
+    os.setresgid(sandbox_gid, sandbox_gid, sandbox_gid)
+    os.setresuid(sandbox_uid, sandbox_uid, sandbox_uid)
+    header = struct.pack("Ii", 0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3, this process
+    data = bytes(24)  # effective, permitted and inheritable sets, all empty
+    _check(_LIBC.capset(header, data), "capset")
+    _prctl(PR_SET_NO_NEW_PRIVS, 1)
 
 
-def _child(request: dict[str, Any], code: Any, result_fd: int, captured: _CappedText) -> None:
-    """Body of the forked child. Never returns: it ends with os._exit.
-
-    Everything that can be prepared before the fork is (the compiled code, the stdio stand-ins, the
-    working directory and TMPDIR): in the child each object touched costs a page copy.
-    """
-    os.setsid()  # its own process group, so the server can kill everything it starts at once
+def _child(
+    request: dict[str, Any], code: Any, sock: socket.socket, captured: _CappedText, server: Server
+) -> None:
+    """Body of the forked child. Never returns: it ends with os._exit."""
+    fd = sock.fileno()
+    # Its own session and process group: kill(0) and killpg() from the sample reach only itself, never
+    # the processes outside the PID namespace that share the server's group.
+    os.setsid()
     _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    _drop_privileges(server.sandbox_uid, server.sandbox_gid)
     memory = request.get("memory")
     if memory:
         resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-    os.closerange(3, result_fd)
-    os.closerange(result_fd + 1, 1 << 16)
+    cpu = max(1, int(float(request["timeout"]) * 4) + 1)  # the client's clock decides; this is a backstop
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (MAX_FILE_SIZE, MAX_FILE_SIZE))
+    if server.sandbox_uid is not None:  # counted per user: only meaningful for the sandbox's own user
+        resource.setrlimit(resource.RLIMIT_NPROC, (MAX_PROCESSES, MAX_PROCESSES))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a too-large write fails with an error instead
+    os.closerange(3, fd)
+    os.closerange(fd + 1, 1 << 16)
     sys.stdout = sys.stderr = captured
     sys.stdin = _EMPTY_STDIN
-    nonce = request["nonce"]
-    result = _execute(code)
-    # Threads the sample left running, atexit handlers and buffered I/O must not run after the
-    # verdict: report, then leave at once with os._exit.
+    sys.argv = ["candidate"]
+    sys.modules["__candidate__"] = module = type(sys)("__candidate__")
     try:
-        result["stdout"] = captured.getvalue()
-        result["stdout_dropped"] = captured.dropped
-        result["nonce"] = nonce
-        data = json.dumps(result).encode()
-        view = memoryview(data)
-        while view:
-            view = view[os.write(result_fd, view) :]
+        _send(fd, {"hello": True})  # the client learns our pid from this message's credentials
+        try:
+            exec(code, module.__dict__)
+            function = module.__dict__[request["entry_point"]]
+        except KeyError:
+            _send(
+                fd,
+                {
+                    "error": {
+                        "type": "NameError",
+                        "builtin": True,
+                        "line": None,
+                        "message": f"name {request['entry_point']!r} is not defined",
+                    }
+                },
+            )
+            os._exit(0)
+        except BaseException as exc:
+            _send(fd, {"error": _describe(exc), "out": captured.take()})
+            os._exit(0)
+        _send(fd, {"ready": True, "out": captured.take()})
+        _serve_calls(fd, function, captured)
     except BaseException:
         os._exit(71)
     os._exit(0)
+
+
+def _serve_calls(fd: int, function: Any, captured: _CappedText) -> None:
+    """Answer the trusted side's calls until it hangs up."""
+    from _plain import _from_tree, _to_tree  # type: ignore[import-not-found]
+
+    while True:
+        try:
+            request = _recv(fd)
+        except EOFError:
+            return
+        try:
+            args, kwargs = _from_tree(request["args"], 0), _from_tree(request["kwargs"], 0)
+            reply: dict[str, Any] = {"return": _to_tree(function(*args, **kwargs), 0)}
+        except BaseException as exc:
+            reply = {"raise": _describe(exc)}
+        reply["out"] = captured.take()
+        _send(fd, reply)
 
 
 _EMPTY_STDIN = io.StringIO("")  # input() in a sample gets EOFError at once
@@ -220,52 +294,153 @@ _EMPTY_STDIN = io.StringIO("")  # input() in a sample gets EOFError at once
 # ---------------------------------------------------------------------------- the server
 
 
-def _wait(pid: int, result_fd: int, deadline: float) -> tuple[bytes, int | None]:
-    """Collect the child's message until it exits or the deadline passes. Status None: timed out."""
-    chunks: list[bytes] = []
-    size = 0
-    try:
-        pidfd: int | None = os.pidfd_open(pid)
-    except (AttributeError, OSError):
-        pidfd = None
-    reading = True
-    try:
+class Server:
+    def __init__(self, config: dict[str, Any], control: int, isolation: dict[str, Any]) -> None:
+        self.control = control
+        self.control_socket = socket.socket(fileno=os.dup(control))
+        self.isolation = isolation
+        self.pid_namespace = bool(isolation.get("pid"))
+        self.sandbox_uid: int | None = isolation.get("uid")
+        self.sandbox_gid: int | None = isolation.get("gid")
+        self.scratch = str(isolation.get("scratch") or os.path.join(config["workdir"], "scratch"))
+        os.makedirs(self.scratch, exist_ok=True)
+        os.chmod(self.scratch, 0o1777)
+        os.chdir(self.scratch)
+        os.environ.clear()
+        os.environ.update(
+            {
+                "PATH": "/usr/bin:/bin",
+                "LANG": "C.UTF-8",
+                "HOME": self.scratch,
+                "TMPDIR": self.scratch,
+                "OMP_NUM_THREADS": "1",
+            }
+        )
+
+    def serve(self) -> None:
+        _send(self.control, {"isolation": self.isolation})
         while True:
-            if pidfd is None:
-                done, status = os.waitpid(pid, os.WNOHANG)
-                if done:
-                    break
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return b"".join(chunks), None
-            watched = ([result_fd] if reading else []) + ([pidfd] if pidfd is not None else [])
-            wait_for = remaining if pidfd is not None else min(remaining, 0.002)
-            ready, _, _ = select.select(watched, [], [], wait_for)
-            if result_fd in ready:
-                chunk = os.read(result_fd, 65536)
-                if not chunk:
-                    reading = False
-                elif size < MAX_MESSAGE:
-                    chunks.append(chunk)
-                    size += len(chunk)
-            if pidfd is not None and pidfd in ready:
-                _, status = os.waitpid(pid, 0)
-                break
-    finally:
-        if pidfd is not None:
-            os.close(pidfd)
-    # The child has exited; what it wrote before exiting is still in the pipe.
-    os.set_blocking(result_fd, False)
-    while reading and size < MAX_MESSAGE:
+            try:
+                request = _recv(self.control)
+            except EOFError:
+                return
+            self._run_one(request)
+
+    def _run_one(self, request: dict[str, Any]) -> None:
         try:
-            chunk = os.read(result_fd, 65536)
-        except BlockingIOError:
-            break
-        if not chunk:
-            break
-        chunks.append(chunk)
-        size += len(chunk)
-    return b"".join(chunks), status
+            code = compile(request["source"], CANDIDATE_NAME, "exec")
+        except SyntaxError as exc:
+            _send(
+                self.control,
+                {
+                    "compiled": False,
+                    "type": type(exc).__name__,
+                    "message": _safe_str(exc.msg),
+                    "line": exc.lineno,
+                },
+            )
+            return
+        except (ValueError, MemoryError, RecursionError) as exc:  # NUL bytes, absurd nesting or size
+            _send(self.control, {"compiled": False, "type": type(exc).__name__, "message": _safe_str(exc)})
+            return
+        captured = _CappedText(int(request.get("output_limit", 65536)))
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        # Set before the child can send: the kernel then stamps each of its messages with its pid, as
+        # seen from the client's PID namespace, which the client needs to read the child's clock.
+        ours.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
+        pid = os.fork()
+        if pid == 0:
+            try:
+                ours.close()
+                _child(request, code, theirs, captured, self)
+            finally:
+                os._exit(70)
+        theirs.close()
+        socket.send_fds(self.control_socket, [_frame({"compiled": True})], [ours.fileno()])
+        ours.close()
+        status = None
+        try:
+            message = _recv(self.control)  # {"finish": true}, sent when the trusted side is done
+            assert message.get("finish")
+            status = self._reap_if_exited(pid, patience=0.2 if message.get("lost") else 0.0)
+        finally:
+            self._kill_everything(pid)
+            self._clean_scratch()
+        _send(self.control, {"exit": _describe_status(status)})
+
+    def _reap_if_exited(self, pid: int, patience: float) -> int | None:
+        """The child's status if it has ended; a child that hung up may need a moment to finish dying."""
+        for _ in range(int(patience / 0.001) + 1):
+            try:
+                done, status = os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                return None
+            if done:
+                return status
+            if patience:
+                select.select([], [], [], 0.001)
+        return None
+
+    def _kill_everything(self, pid: int) -> None:
+        """Kill the sample and everything it started, detached or not, and reap them all."""
+        if self.pid_namespace:
+            try:
+                os.kill(-1, signal.SIGKILL)  # as init of this namespace: every process in it but us
+            except ProcessLookupError:
+                pass
+        else:
+            for kill in (os.killpg, os.kill):  # kill(): it may not have called setsid yet
+                try:
+                    kill(pid, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
+        for _ in range(10000):
+            try:
+                done, _ = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if done == 0:  # something still runs: a process forked while we killed, or an orphan
+                if self.pid_namespace:
+                    os.kill(-1, signal.SIGKILL)
+                else:
+                    for orphan in _children_of(os.getpid()):
+                        try:
+                            os.kill(orphan, signal.SIGKILL)
+                        except ProcessLookupError:
+                            pass
+                select.select([], [], [], 0.0005)
+
+    def _clean_scratch(self) -> None:
+        """Leave the scratch directory empty, and there, for the next sample."""
+        try:
+            leftovers = os.listdir(self.scratch)
+        except FileNotFoundError:  # the sample removed it
+            os.makedirs(self.scratch, exist_ok=True)
+            leftovers = []
+        for name in leftovers:
+            path = os.path.join(self.scratch, name)
+            if os.path.isdir(path) and not os.path.islink(path):
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                try:
+                    os.unlink(path)
+                except OSError:
+                    pass
+        if leftovers:
+            os.chmod(self.scratch, 0o1777)
+        os.chdir(self.scratch)
+
+
+def _describe_status(status: int | None) -> str:
+    if status is None:
+        return "killed after the check"
+    if os.WIFSIGNALED(status):
+        try:
+            name = signal.Signals(os.WTERMSIG(status)).name
+        except ValueError:
+            name = str(os.WTERMSIG(status))
+        return f"killed by signal {name}"
+    return f"exited with status {os.WEXITSTATUS(status)}"
 
 
 def _children_of(ppid: int) -> list[int]:
@@ -284,135 +459,260 @@ def _children_of(ppid: int) -> list[int]:
     return found
 
 
-def _kill_everything(pid: int) -> None:
-    """Kill the sample, its process group and every process it left behind, and reap them all."""
-    for kill, target in ((os.killpg, pid), (os.kill, pid)):  # kill(): it may not have called setsid yet
+# ---------------------------------------------------------------------------- isolation
+
+
+def _sandbox_ids() -> tuple[int, int]:
+    """The user the samples run as: nobody when we are root, else ourselves (all we may map)."""
+    if os.geteuid() == 0:
+        return 65534, 65534
+    return os.geteuid(), os.getegid()
+
+
+def _enter_namespaces() -> tuple[bool, str]:
+    """Called in a child of the shim: move into new namespaces; the shim then writes the id maps."""
+    if _LIBC is None or not hasattr(os, "fork"):
+        return False, "not Linux"
+    flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS
+    try:
+        _check(_LIBC.unshare(flags), "unshare")
+    except OSError as exc:
+        return False, f"user namespaces are not available ({exc.strerror})"
+    return True, ""
+
+
+def _write_id_maps(pid: int, uid: int, gid: int) -> None:
+    """Map the sandbox user, and the server's own user so that it can make files for the new root."""
+    own_uid, own_gid = os.geteuid(), os.getegid()
+    if own_uid != 0:
+        with open(f"/proc/{pid}/setgroups", "w") as f:
+            f.write("deny")
+    uids = sorted({own_uid, uid})
+    gids = sorted({own_gid, gid})
+    with open(f"/proc/{pid}/uid_map", "w") as f:
+        f.write("".join(f"{u} {u} 1\n" for u in uids))
+    with open(f"/proc/{pid}/gid_map", "w") as f:
+        f.write("".join(f"{g} {g} 1\n" for g in gids))
+
+
+def _mount_flags_of(path: str) -> int:
+    """The flags a read-only remount must keep: in a user namespace the kernel refuses to clear them."""
+    st = os.statvfs(path)
+    flags = 0
+    for st_flag, ms_flag in (
+        (os.ST_NOSUID, MS_NOSUID),
+        (os.ST_NODEV, MS_NODEV),
+        (os.ST_NOEXEC, MS_NOEXEC),
+        (os.ST_NOATIME, MS_NOATIME),
+        (os.ST_NODIRATIME, MS_NODIRATIME),
+        (os.ST_RELATIME, MS_RELATIME),
+    ):
+        if st.f_flag & st_flag:
+            flags |= ms_flag
+    return flags
+
+
+def _bind(path: str, newroot: str, read_only: bool = True) -> None:
+    target = newroot + path
+    if os.path.islink(path):
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        if not os.path.lexists(target):
+            os.symlink(os.readlink(path), target)
+        return
+    if os.path.isdir(path):
+        os.makedirs(target, exist_ok=True)
+    else:
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        open(target, "a").close()
+    _mount(path, target, None, MS_BIND | MS_REC)
+    if read_only:
+        flags = MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | _mount_flags_of(path)
+        _mount(None, target, None, flags)
+
+
+def _python_paths() -> list[str]:
+    """What this interpreter reads: its prefixes and its import path (-I keeps the user's out of it)."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    paths = {
+        sys.prefix,
+        sys.base_prefix,
+        sys.exec_prefix,
+        sys.base_exec_prefix,
+        os.path.dirname(os.path.realpath(sys.executable)),
+    }
+    paths.update(p for p in sys.path if p and os.path.isabs(p))
+    # Never the checkout this file lives in: an editable install may have put it on the path.
+    return sorted(p for p in paths if not (here + "/").startswith(p.rstrip("/") + "/"))
+
+
+# Modules samples import most, imported once here so that children find them ready. `random` reseeds
+# itself in every forked child.
+PRELOAD = (
+    "math",
+    "re",
+    "collections",
+    "itertools",
+    "functools",
+    "heapq",
+    "bisect",
+    "string",
+    "typing",
+    "hashlib",
+    "random",
+    "statistics",
+    "fractions",
+    "decimal",
+    "copy",
+    "operator",
+    "encodings.idna",
+)
+
+
+def _preload() -> None:
+    import importlib
+
+    for name in PRELOAD:
         try:
-            kill(target, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
+            importlib.import_module(name)
+        except ImportError:
             pass
-    me = os.getpid()
-    for _ in range(1000):
-        try:
-            while True:  # reap what is already dead; (0, 0) means some child still runs
-                done, _ = os.waitpid(-1, os.WNOHANG)
-                if done == 0:
-                    break
-        except ChildProcessError:
-            return  # no children left at all: the common case, found without reading /proc
-        alive = _children_of(me) if os.path.isdir("/proc") else []
-        for pid in alive:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        if not alive:
-            time.sleep(0.001)
 
 
-def _verdict(message: bytes, status: int | None, request: dict[str, Any]) -> dict[str, Any]:
-    if status is None:
-        return {"outcome": "timeout", "message": f"did not finish within {request['timeout']:g} s"}
-    result = None
-    if message:
-        try:
-            result = json.loads(message)
-        except ValueError:
-            result = None
-    exited_cleanly = os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
-    if exited_cleanly and isinstance(result, dict) and result.pop("nonce", None) == request["nonce"]:
-        return result
-    if os.WIFSIGNALED(status):
-        sig = os.WTERMSIG(status)
-        try:
-            name = signal.Signals(sig).name
-        except ValueError:
-            name = str(sig)
-        return {"outcome": "crashed", "message": f"killed by signal {name}"}
-    code = os.WEXITSTATUS(status)
-    return {"outcome": "crashed", "message": f"exited with status {code} before the check finished"}
+def _allowed_paths(config: dict[str, Any]) -> list[str]:
+    """Top-most existing paths of what Python needs, parents before children, no path twice."""
+    wanted = list(SYSTEM_PATHS) + [str(p) for p in config.get("python_paths", [])]
+    chosen: list[str] = []
+    for path in sorted({os.path.abspath(p) for p in wanted if p and os.path.lexists(p)}, key=len):
+        if not any(path == c or path.startswith(c.rstrip("/") + "/") for c in chosen):
+            chosen.append(path)
+    return chosen
 
 
-def _clean_scratch(scratch: str) -> None:
-    """Leave the shared scratch directory empty, and there, for the next sample."""
+def _build_root(config: dict[str, Any], notes: list[str]) -> str | None:
+    """In the new mount namespace: a tmpfs root with only what samples may see. Returns the scratch dir."""
+    _mount(None, "/", None, MS_REC | MS_PRIVATE)
+    newroot = os.path.join(config["workdir"], "root")
+    os.makedirs(newroot, exist_ok=True)
+    _mount("tmpfs", newroot, "tmpfs", MS_NOSUID | MS_NODEV, "size=16m,mode=755")
+    for path in _allowed_paths(config):
+        _bind(path, newroot)
+    for path in config.get("hide", []):  # e.g. the dataset with the tests, inside site-packages
+        target = newroot + os.path.abspath(path)
+        if os.path.isdir(target):
+            _mount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV | MS_RDONLY, "size=4k,mode=555")
+        elif os.path.exists(target):
+            _mount("/dev/null", target, None, MS_BIND)
+    os.makedirs(newroot + "/dev", exist_ok=True)
+    for name in DEVICES:
+        _bind(f"/dev/{name}", newroot, read_only=False)
+    os.makedirs(newroot + "/dev/shm", exist_ok=True)
+    _mount("tmpfs", newroot + "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "size=64m,mode=1777")
+    os.makedirs(newroot + "/proc", exist_ok=True)
     try:
-        leftovers = os.listdir(scratch)
-    except FileNotFoundError:  # the sample removed it
-        os.makedirs(scratch, exist_ok=True)
-        leftovers = []
-    for name in leftovers:
-        path = os.path.join(scratch, name)
-        if os.path.isdir(path) and not os.path.islink(path):
-            shutil.rmtree(path, ignore_errors=True)
-        else:
-            try:
-                os.unlink(path)
-            except OSError:
-                pass
-    if leftovers:
-        os.chmod(scratch, 0o700)
-    os.chdir(scratch)  # the sample may have replaced it; children start here
+        _mount("proc", newroot + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    except OSError as exc:
+        notes.append(f"no private /proc ({exc.strerror})")
+    os.makedirs(newroot + "/tmp", exist_ok=True)
+    _mount("tmpfs", newroot + "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, f"size={SCRATCH_TMPFS_SIZE},mode=1777")
+    _mount(None, newroot, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
+    if SYS_PIVOT_ROOT is None:
+        raise OSError(0, f"pivot_root: unknown system call number on {platform.machine()}")
+    os.chdir(newroot)
+    _check(_LIBC.syscall(SYS_PIVOT_ROOT, b".", b"."), "pivot_root")
+    _check(_LIBC.umount2(b".", MNT_DETACH), "umount old root")
+    os.chdir("/")
+    return "/tmp"
 
 
-def _run_one(request: dict[str, Any], out_fd: int, scratch: str) -> dict[str, Any]:
-    start = time.monotonic()
-    code, failure = _compile(request["program"])
-    if failure is not None:
-        _send_pid(out_fd, None)
-        failure["duration"] = time.monotonic() - start
-        return failure
-    captured = _CappedText(int(request.get("output_limit", 65536)))
-    read_fd, write_fd = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        try:
-            os.close(read_fd)
-            _child(request, code, write_fd, captured)
-        finally:
-            os._exit(70)
-    os.close(write_fd)
-    _send_pid(out_fd, pid)
+def _init_process(config: dict[str, Any], control: int, isolation: dict[str, Any]) -> None:
+    """PID 1 of the sandbox's namespaces: make the file system, then serve."""
+    _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    notes: list[str] = isolation.setdefault("notes", [])
     try:
-        message, status = _wait(pid, read_fd, start + float(request["timeout"]))
-        duration = time.monotonic() - start
-    finally:
-        _kill_everything(pid)
-        os.close(read_fd)
-        _clean_scratch(scratch)
-    verdict = _verdict(message, status, request)
-    verdict["duration"] = duration
-    return verdict
-
-
-def _send_pid(fd: int, pid: int | None) -> None:
-    """The first answer to a request: the child's pid as decimal digits, empty if none was forked."""
-    data = b"" if pid is None else str(pid).encode()
-    os.write(fd, struct.pack(">I", len(data)) + data)
+        isolation["scratch"] = _build_root(config, notes)
+        isolation["filesystem"] = True
+    except OSError as exc:
+        notes.append(f"file-system confinement is off ({exc})")
+    _prctl(PR_SET_DUMPABLE, 0)  # nobody may read this process's memory through /proc
+    Server(config, control, isolation).serve()
 
 
 def main() -> None:
-    workdir = sys.argv[1]
-    scratch = os.path.join(workdir, "scratch")
-    os.mkdir(scratch, 0o700)
-    os.chdir(scratch)
-    os.environ["TMPDIR"] = scratch  # set here once: inherited by every child
-    _prctl(PR_SET_CHILD_SUBREAPER, 1)
-    _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    # Keep the protocol off fds 0 and 1 so that no child can inherit or guess them.
-    in_fd, out_fd = os.dup(0), os.dup(1)
+    config = json.loads(sys.argv[1])
+    control = int(config["control_fd"])
     devnull = os.open(os.devnull, os.O_RDWR)
-    os.dup2(devnull, 0)
-    os.dup2(devnull, 1)
-    os.dup2(devnull, 2)
+    for fd in (0, 1, 2):  # nothing a child inherits may reach a terminal or a pipe of the client's
+        os.dup2(devnull, fd)
     os.close(devnull)
-    while True:
+    _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    config["python_paths"] = _python_paths()
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import _plain  # noqa: F401  # imported now, while its file is still visible
+
+    _preload()
+
+    isolation: dict[str, Any] = {
+        "user": False,
+        "network": False,
+        "pid": False,
+        "filesystem": False,
+        "notes": [],
+    }
+    if not config.get("isolate", True):
+        isolation["notes"].append("isolation switched off")
+        return _serve_unisolated(config, control, isolation)
+    uid, gid = _sandbox_ids()
+    ready_r, ready_w = os.pipe()
+    go_r, go_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the namespace holder: unshares, then forks the server as PID 1
+        _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        os.close(ready_r)
+        os.close(go_w)
+        entered, why = _enter_namespaces()
+        os.write(ready_w, b"1" if entered else why.encode()[:500] or b"0")
+        if not entered:
+            os._exit(0)
+        if os.read(go_r, 1) != b"1":
+            os._exit(0)
+        isolation.update({"user": True, "network": True, "pid": True, "uid": uid, "gid": gid})
+        server = os.fork()
+        if server == 0:
+            try:
+                _init_process(config, control, isolation)
+            except BaseException:
+                traceback.print_exc()
+            os._exit(0)
+        os.waitpid(server, 0)
+        os._exit(0)
+    os.close(ready_w)
+    os.close(go_r)
+    answer = os.read(ready_r, 500)
+    if answer == b"1":
         try:
-            request = _recv(in_fd)
-        except EOFError:
-            break
-        _send(out_fd, _run_one(request, out_fd, scratch))
+            _write_id_maps(pid, uid, gid)
+            os.write(go_w, b"1")
+        except OSError as exc:
+            os.write(go_w, b"0")
+            isolation["notes"].append(f"user namespace id mapping failed ({exc.strerror})")
+            os.waitpid(pid, 0)
+            return _serve_unisolated(config, control, isolation)
+        os.close(control)
+        _prctl(PR_SET_CHILD_SUBREAPER, 1)
+        os.waitpid(pid, 0)
+        return None
+    os.waitpid(pid, 0)
+    isolation["notes"].append(answer.decode(errors="replace"))
+    return _serve_unisolated(config, control, isolation)
+
+
+def _serve_unisolated(config: dict[str, Any], control: int, isolation: dict[str, Any]) -> None:
+    """The fallback where namespaces are unavailable: a subreaper that kills process groups."""
+    _prctl(PR_SET_CHILD_SUBREAPER, 1)
+    _prctl(PR_SET_DUMPABLE, 0)
+    Server(config, control, isolation).serve()
     os.chdir("/")
-    shutil.rmtree(workdir, ignore_errors=True)
+    shutil.rmtree(config["workdir"], ignore_errors=True)
 
 
 if __name__ == "__main__":

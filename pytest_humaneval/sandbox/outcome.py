@@ -22,6 +22,7 @@ class Outcome:
     error_type: str = ""
     line: int | None = None
     source_line: str = ""
+    where: str = ""  # "candidate" or "test": whose source `line` refers to
     stdout: str = ""
     duration: float = 0.0
 
@@ -38,7 +39,7 @@ class Outcome:
             parts.append(self.message)
         text = ": ".join(parts)
         if self.line is not None:
-            text += f" (line {self.line}"
+            text += f" ({self.where + ' ' if self.where else ''}line {self.line}"
             text += f": {self.source_line})" if self.source_line else ")"
         return text
 
@@ -57,6 +58,7 @@ class Outcome:
             "error_type": self.error_type,
             "line": self.line,
             "source_line": self.source_line,
+            "where": self.where,
             "stdout": self.stdout,
             "duration": self.duration,
         }
@@ -72,6 +74,7 @@ class Outcome:
             error_type=str(data.get("error_type", "")),
             line=data.get("line"),
             source_line=str(data.get("source_line", "")),
+            where=str(data.get("where", "")),
             stdout=str(data.get("stdout", "")),
             duration=float(data.get("duration", 0.0)),
         )
