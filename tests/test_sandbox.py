@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 
@@ -298,3 +301,34 @@ def test_objects_do_not_cross() -> None:
         encode(object())
     with pytest.raises(NotPlainData):
         decode("[" * 100_000 + "]" * 100_000)
+
+
+def test_a_busy_machine_does_not_turn_a_correct_sample_into_a_timeout() -> None:
+    """Three CPU hogs share one core with the sample: it gets about a quarter of it, so its 0.5 s of work
+    takes about 2 s of wall-clock time, past the 1 s timeout; only its own running time counts."""
+    if not hasattr(os, "sched_setaffinity"):
+        pytest.skip("needs sched_setaffinity (Linux)")
+    core = min(os.sched_getaffinity(0))
+    previous = os.sched_getaffinity(0)
+    hogs = []
+    os.sched_setaffinity(0, {core})  # inherited by the fork server and its children
+    try:
+        for _ in range(3):
+            hogs.append(subprocess.Popen([sys.executable, "-c", "while True: pass"]))
+        work = (
+            "import time\n"
+            "def f():\n"
+            "    end = time.process_time() + 0.5\n"
+            "    while time.process_time() < end:\n        pass\n"
+            "    return 1\n"
+        )
+        with Sandbox(Limits(timeout=1.0)) as box:
+            outcome = run(box, work)
+            hog = run(box, "def f():\n    while True:\n        pass\n")
+    finally:
+        for proc in hogs:
+            proc.kill()
+            proc.wait()
+        os.sched_setaffinity(0, previous)
+    assert outcome.passed, outcome.describe()
+    assert hog.kind == "timeout"  # and a sample that really runs too long still times out

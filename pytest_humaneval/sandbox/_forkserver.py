@@ -388,6 +388,10 @@ class Server:
                 os.kill(-1, signal.SIGKILL)  # as init of this namespace: every process in it but us
             except ProcessLookupError:
                 pass
+            try:
+                os.waitpid(pid, 0)  # SIGKILLed, so this returns; usually it was the only process
+            except ChildProcessError:
+                pass
         else:
             for kill in (os.killpg, os.kill):  # kill(): it may not have called setsid yet
                 try:

@@ -91,7 +91,7 @@ class Sandbox:
         self._control: socket.socket | None = None
         self._workdir: str | None = None
         self._buffer = bytearray()
-        self._fds: list[int] = []
+        self._finish_pending = False
         self.isolation: dict[str, Any] = {}
 
     def __enter__(self) -> Sandbox:
@@ -115,6 +115,7 @@ class Sandbox:
         """Run one sample and return how it ended."""
         start = time.monotonic()
         try:
+            self._settle()
             self._send(
                 {
                     "source": program.candidate_source,
@@ -146,17 +147,31 @@ class Sandbox:
             self._discard_server()
             raise
         channel.close()
+        crashed = outcome.kind == "crashed"
         try:
-            self._send({"finish": True, "lost": outcome.kind == "crashed"})
+            self._send({"finish": True, "lost": crashed})
+            if not crashed:
+                # The server kills, reaps and cleans up while pytest reports this sample; its answer is
+                # read before the next request.
+                self._finish_pending = True
+                return outcome
             ended, _ = self._recv(time.monotonic() + SERVER_GRACE)
         except SandboxServerLost as lost:
             self._discard_server()
-            if outcome.kind == "passed":  # the check finished before the server went: the verdict stands
-                return outcome
             return Outcome(kind="crashed", message=str(lost), duration=time.monotonic() - start)
-        if outcome.kind == "crashed" and not outcome.message:
+        if not outcome.message:
             outcome = _replace(outcome, message=f"the candidate's process {ended.get('exit', 'ended')}")
         return outcome
+
+    def _settle(self) -> None:
+        """Read the answer to the previous sample's finish, if it is still owed."""
+        if self._finish_pending:
+            self._finish_pending = False
+            try:
+                self._recv(time.monotonic() + SERVER_GRACE)
+            except SandboxServerLost:
+                # The previous sample's verdict stands (its check had finished); the server does not.
+                self._discard_server()
 
     def _judge(self, program: Program, channel: _Channel, start: float) -> Outcome:
         try:
@@ -194,6 +209,10 @@ class Sandbox:
 
     def close(self) -> None:
         """Stop the server and remove its working directory."""
+        try:
+            self._settle()
+        except BaseException:
+            pass
         control, self._control = self._control, None
         proc, self._proc = self._proc, None
         if control is not None:
@@ -240,6 +259,7 @@ class Sandbox:
 
     def _discard_server(self) -> None:
         """Kill a server we no longer trust; its namespaces take every sample process with them."""
+        self._finish_pending = False
         control, self._control = self._control, None
         if control is not None:
             control.close()
