@@ -11,11 +11,12 @@ import pytest
 from .dataset import Problem
 from .plan import ROOT_NAME, Plan, Sample
 from .sandbox import Outcome, Program
+from .sandbox.client import WALL_FACTOR
 
 if TYPE_CHECKING:
     from .session import HumanEvalSession
 
-# pytest-timeout is only a backstop: it must fire after the sandbox's own limit and its grace.
+# pytest-timeout is only a backstop: it must fire after the sandbox's own wall-clock cap and its grace.
 BACKSTOP_MARGIN = 10.0
 
 
@@ -57,7 +58,7 @@ class HumanEvalSuite(pytest.Collector):
     def collect(self) -> Iterator[SampleItem]:
         backstop = None
         if self.config.pluginmanager.hasplugin("timeout"):
-            backstop = pytest.mark.timeout(self.session_state.settings.timeout + BACKSTOP_MARGIN)
+            backstop = pytest.mark.timeout(self.session_state.settings.timeout * WALL_FACTOR + BACKSTOP_MARGIN)
         for sample in self.plan.samples:
             # An explicit id string: pytest parses it into the same structured id it parses from
             # its cache, so --lf and --ff recognise these items.
