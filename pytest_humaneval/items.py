@@ -58,7 +58,9 @@ class HumanEvalSuite(pytest.Collector):
     def collect(self) -> Iterator[SampleItem]:
         backstop = None
         if self.config.pluginmanager.hasplugin("timeout"):
-            backstop = pytest.mark.timeout(self.session_state.settings.timeout * WALL_FACTOR + BACKSTOP_MARGIN)
+            backstop = pytest.mark.timeout(
+                self.session_state.settings.timeout * WALL_FACTOR + BACKSTOP_MARGIN
+            )
         for sample in self.plan.samples:
             # An explicit id string: pytest parses it into the same structured id it parses from
             # its cache, so --lf and --ff recognise these items.

@@ -161,6 +161,7 @@ def attacks(
             ("timeout",),
         ),
         "loops in C": ("    import re\n    re.match(r'(a+)+$', 'a' * 64 + 'b')\n", ("timeout",)),
+        "chokes the compiler": ("    return " + "-" * 200_000 + "1\n", ("error", "crashed")),
         "blocks on stdin": (
             "    import os, sys\n    os.read(0, 1)\n    sys.stdin.read()\n    return input()\n",
             ("error",),

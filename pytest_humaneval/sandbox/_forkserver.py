@@ -317,7 +317,11 @@ class Server:
             }
         )
 
-    def serve(self) -> None:
+    def serve(self, memory: int | None) -> None:
+        if memory:
+            # Compiling a completion runs none of it, but parsing can still take memory: cap the server
+            # as the samples are capped, so a hostile source costs a restart, not the machine.
+            resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
         _send(self.control, {"isolation": self.isolation})
         while True:
             try:
@@ -638,7 +642,7 @@ def _init_process(config: dict[str, Any], control: int, isolation: dict[str, Any
     except OSError as exc:
         notes.append(f"file-system confinement is off ({exc})")
     _prctl(PR_SET_DUMPABLE, 0)  # nobody may read this process's memory through /proc
-    Server(config, control, isolation).serve()
+    Server(config, control, isolation).serve(config.get("memory"))
 
 
 def main() -> None:
@@ -714,7 +718,7 @@ def _serve_unisolated(config: dict[str, Any], control: int, isolation: dict[str,
     """The fallback where namespaces are unavailable: a subreaper that kills process groups."""
     _prctl(PR_SET_CHILD_SUBREAPER, 1)
     _prctl(PR_SET_DUMPABLE, 0)
-    Server(config, control, isolation).serve()
+    Server(config, control, isolation).serve(config.get("memory"))
     os.chdir("/")
     shutil.rmtree(config["workdir"], ignore_errors=True)
 

@@ -238,6 +238,7 @@ class Sandbox:
             "isolate": self.isolate,
             "hide": list(self.hide),
             "control_fd": theirs.fileno(),
+            "memory": self.limits.memory,
         }
         try:
             self._proc = subprocess.Popen(
