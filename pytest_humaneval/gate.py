@@ -20,6 +20,9 @@ if TYPE_CHECKING:  # settings imports this module at plugin load: keep numpy out
 FAIL_UNDER = "--humaneval-fail-under"
 MAX_DROP = "--humaneval-max-drop"
 DEFAULT_ALPHA = 0.05
+# pass@k is a mean of float products: an exact tie with a threshold (0.5 from 1/3 and 2/3) can come out
+# a few ulps short. Differences this small never decide a gate.
+TOLERANCE = 1e-9
 
 _THRESHOLD = re.compile(r"^pass@(\d+)=(.+)$")
 
@@ -105,7 +108,7 @@ def check_fail_under(pass_at_k: PassAtK, thresholds: Iterable[Threshold]) -> lis
         if value is None:
             why = pass_at_k.skipped.get(threshold.k, f"k={threshold.k} is not in --humaneval-k")
             results.append(GateResult(gate, False, f"pass@{threshold.k} was not computed ({why}); {gate}"))
-        elif value < threshold.value:
+        elif value < threshold.value - TOLERANCE:
             results.append(
                 GateResult(gate, False, f"pass@{threshold.k} = {value:.4f} is below the threshold of {gate}")
             )
@@ -137,7 +140,7 @@ def check_max_drop(comparison: Comparison, thresholds: Iterable[Threshold], alph
                 f"{result.interval.level:.0%} CI {result.interval.low:+.4f} to {result.interval.high:+.4f})"
             )
             significance = f"p = {result.p_value:.4g}, {result.test}"
-            if drop <= threshold.value:
+            if drop <= threshold.value + TOLERANCE:
                 message = f"{figures}: within the allowed drop of {threshold.value:g}"
                 results.append(GateResult(gate, True, message))
             elif result.p_value >= alpha:

@@ -63,6 +63,12 @@ def test_fail_under_met_missed_and_not_computed() -> None:
     assert not absent.met and "pass@5 was not computed (needs at least 5 samples" in absent.message
 
 
+def test_an_exact_tie_meets_the_gate_despite_float_rounding() -> None:
+    pass_at_k = aggregate({"a": (3, 1), "b": (3, 2)}, (1,))  # (1/3 + 2/3) / 2, computed as products
+    (result,) = check_fail_under(pass_at_k, (Threshold(1, 0.5),))
+    assert result.met, result.message
+
+
 def baseline_of(per_problem: dict[str, tuple[int, int]], sha: str = "abc") -> Baseline:
     return Baseline(
         path=Path("base.json"),

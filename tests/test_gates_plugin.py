@@ -149,7 +149,8 @@ def test_a_significant_regression_fails_the_run(
             "regressed: 12: T/0 (1/1 -> 0/1), T/1 (1/1 -> 0/1), *",
             "improved: 0",
             "gate FAILED: pass@1 1.0000 -> 0.6000 (change -0.4000, *): drops more than 0.02 allowed by "
-            f"--humaneval-max-drop=0.02, and significantly at alpha 0.05 (p = {p_value:.4g}, exact McNemar test)",
+            f"--humaneval-max-drop=0.02, and significantly at alpha 0.05 (p = {p_value:.4g}, "
+            "exact McNemar test)",
         ]
     )
     report = read_report(pytester.path / "current.json")
@@ -231,7 +232,7 @@ def test_report_metadata_intervals_and_junit_properties(pytester: pytest.Pyteste
         result.stdout.fnmatch_lines([f"pass@{k}: {value:.4f}  (95% CI {ci['low']:.4f}-{ci['high']:.4f}, 6 *"])
     suite = ET.parse(pytester.path / "junit.xml").getroot().find("testsuite")
     assert suite is not None
-    properties = {p.get("name"): p.get("value") for p in suite.findall("properties/property")}
+    properties = {p.get("name"): p.get("value", "") for p in suite.findall("properties/property")}
     for k, value in report["pass_at_k"].items():
         assert float(properties[f"humaneval_pass@{k}"]) == pytest.approx(value, abs=1e-6)
         assert float(properties[f"humaneval_pass@{k}_ci_low"]) == pytest.approx(

@@ -14,8 +14,8 @@ from pytest_humaneval.stats import (
     MCNEMAR,
     PAIRED_BOOTSTRAP,
     bootstrap_interval,
-    pass_at_k_interval,
     paired_comparison,
+    pass_at_k_interval,
     sign_test_p_value,
 )
 
@@ -29,7 +29,7 @@ def brute_force_sign_test(regressed: int, improved: int) -> float:
     for signs in itertools.product((0, 1), repeat=changed):
         if math.comb(changed, sum(signs)) <= observed:
             as_extreme += 1
-    return as_extreme / 2**changed
+    return as_extreme / (1 << changed)
 
 
 @pytest.mark.parametrize(("regressed", "improved"), [(0, 0), (1, 0), (3, 3), (5, 1), (0, 9), (12, 2), (7, 8)])
@@ -61,9 +61,9 @@ def verdicts(passed: list[bool]) -> list[tuple[int, int]]:
 def test_paired_comparison_with_one_sample_uses_mcnemar_on_the_changed_problems() -> None:
     rng = np.random.default_rng(1)
     before = list(rng.random(164) < 0.8)
-    after = [b and rng.random() > 0.15 or (not b and rng.random() < 0.2) for b in before]
-    regressed = sum(b and not a for b, a in zip(before, after))
-    improved = sum(a and not b for b, a in zip(before, after))
+    after = [(b and rng.random() > 0.15) or (not b and rng.random() < 0.2) for b in before]
+    regressed = sum(b and not a for b, a in zip(before, after, strict=True))
+    improved = sum(a and not b for b, a in zip(before, after, strict=True))
     result = paired_comparison(verdicts(before), verdicts(after), 1)
     assert result.test == MCNEMAR
     assert result.p_value == pytest.approx(stats.binomtest(regressed, regressed + improved).pvalue, rel=1e-9)
@@ -89,7 +89,7 @@ def test_paired_bootstrap_p_value_agrees_with_normal_theory(shift: float) -> Non
     after = [(10, int(c)) for c in rng.binomial(10, np.clip(difficulty - shift, 0, 1))]
     result = paired_comparison(before, after, 1)
     assert result.test == PAIRED_BOOTSTRAP
-    differences = np.array([a[1] - b[1] for a, b in zip(after, before)]) / 10
+    differences = np.array([a[1] - b[1] for a, b in zip(after, before, strict=True)]) / 10
     # 4000 resamples: Monte Carlo error of about 0.008 at p = 0.5, less in the tails.
     assert result.p_value == pytest.approx(normal_theory_p_value(differences), abs=0.025)
 
