@@ -173,6 +173,11 @@ class HumanEvalSession:
             kind: OutcomeKind = "timeout" if "Timeout" in why else "crashed"
             self.outcomes[sample.name] = Outcome(kind=kind, message=why, duration=report.duration)
 
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        # A project test file that does not import, under --continue-on-collection-errors.
+        if not self.is_worker and report.failed:
+            self.own_failures += 1
+
     @pytest.hookimpl(tryfirst=True)  # before --junitxml writes its file, which carries pass@k
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         self.close()

@@ -113,6 +113,12 @@ def test_gates_from_pyproject_and_the_projects_own_failures_still_count(pytester
     with_own = pytester.runpytest_subprocess("test_own.py", "-p", "no:xdist", timeout=TIMEOUT)
     with_own.assert_outcomes(passed=3, failed=2)
     assert with_own.ret == pytest.ExitCode.TESTS_FAILED
+    pytester.makepyfile(test_own="import no_such_module_here\n")
+    broken = pytester.runpytest_subprocess(
+        "test_own.py", "--continue-on-collection-errors", "-p", "no:xdist", timeout=TIMEOUT
+    )
+    broken.assert_outcomes(passed=3, failed=1, errors=1)
+    assert broken.ret == pytest.ExitCode.TESTS_FAILED
 
 
 def baseline_and_current(
