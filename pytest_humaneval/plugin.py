@@ -7,7 +7,7 @@ import os
 import pytest
 
 from .errors import HumanEvalInputError
-from .settings import OPTIONS, resolve
+from .settings import ALL_OPTIONS, resolve
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -18,8 +18,12 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("humaneval", "HumanEval evaluation (pytest-humaneval)")
-    for option in OPTIONS:
+    for option in ALL_OPTIONS:
         dest = option.ini
+        if option.repeatable:
+            group.addoption(option.flag, dest=dest, metavar=option.metavar, action="append", help=option.help)
+            parser.addini(option.ini, help=option.help, type="linelist", default=[])
+            continue
         group.addoption(option.flag, dest=dest, metavar=option.metavar, default=None, help=option.help)
         parser.addini(option.ini, help=option.help, default="")
 

@@ -7,20 +7,32 @@ from __future__ import annotations
 
 import json
 import os
+import platform
+import subprocess
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from . import __version__
+from .baseline import Comparison
+from .gate import Verdict
 from .passk import PassAtK, aggregate
 from .plan import Plan, Sample
 from .sandbox import OUTCOME_KINDS, Outcome
+from .stats import BOOTSTRAP_METHOD, Interval, pass_at_k_interval
+
+# 1: the first versioned layout (adds schema_version, run, pass_at_k_ci, baseline, gates).
+SCHEMA_VERSION = 1
+CHANGES_SHOWN = 20  # problems listed per direction in the terminal; the reports list them all
 
 
 @dataclass(frozen=True)
 class Summary:
     pass_at_k: PassAtK
+    intervals: dict[int, Interval]  # k -> bootstrap interval, for each k in pass_at_k.values
     counts: dict[str, int]  # outcome kind -> samples
     samples_run: int
     samples_planned: int
@@ -56,8 +68,10 @@ def summarize(plan: Plan, outcomes: Mapping[str, Outcome], ks: tuple[int, ...], 
         notes.append(
             f"problems have different numbers of samples (n from {min(n_values)} to {max(n_values)})"
         )
+    pass_at_k = aggregate(per_problem, ks)
     return Summary(
-        pass_at_k=aggregate(per_problem, ks),
+        pass_at_k=pass_at_k,
+        intervals={k: pass_at_k_interval(list(per_problem.values()), k) for k in pass_at_k.values},
         counts=counts,
         samples_run=samples_run,
         samples_planned=len(plan.samples),
@@ -70,13 +84,22 @@ def summarize(plan: Plan, outcomes: Mapping[str, Outcome], ks: tuple[int, ...], 
     )
 
 
-def terminal_lines(plan: Plan, summary: Summary) -> list[str]:
-    """The humaneval section of the terminal summary."""
+def terminal_lines(
+    plan: Plan,
+    summary: Summary,
+    comparison: Comparison | None = None,
+    verdict: Verdict | None = None,
+) -> list[str]:
+    """The humaneval section of the terminal summary: short enough for a CI log."""
     lines = [f"model: {plan.model}", f"dataset: {plan.dataset_name} (sha256 {plan.dataset_sha256[:12]})"]
     n_values = sorted({n for n, _ in summary.per_problem.values()})
     n_text = f"n={n_values[0]}" if len(n_values) == 1 else f"n={n_values[0]}..{n_values[-1]}"
     for k, value in summary.pass_at_k.values.items():
-        lines.append(f"pass@{k}: {value:.4f}  ({summary.problems_evaluated} problems, {n_text})")
+        ci = summary.intervals[k]
+        lines.append(
+            f"pass@{k}: {value:.4f}  ({ci.level:.0%} CI {ci.low:.4f}-{ci.high:.4f}, "
+            f"{summary.problems_evaluated} problems, {n_text})"
+        )
     for k, reason in summary.pass_at_k.skipped.items():
         lines.append(f"pass@{k}: not computed: {reason}")
     counts = ", ".join(f"{count} {kind}" for kind, count in summary.counts.items())
@@ -84,7 +107,63 @@ def terminal_lines(plan: Plan, summary: Summary) -> list[str]:
     lines.append(f"problems solved: {summary.problems_solved} of {summary.problems_evaluated}")
     lines.append(f"time: {summary.duration:.2f} s wall, {summary.sandbox_time:.2f} s inside sample processes")
     lines.extend(f"note: {note}" for note in summary.notes)
+    if comparison is not None:
+        lines.extend(comparison_lines(comparison))
+    if verdict is not None:
+        lines.extend(verdict.lines())
     return lines
+
+
+def comparison_lines(comparison: Comparison) -> list[str]:
+    baseline = comparison.baseline
+    lines = [
+        f"baseline: {baseline.model} from {baseline.path} ({len(comparison.problems)} problems compared)"
+    ]
+    for k, result in comparison.results.items():
+        ci = result.interval
+        lines.append(
+            f"baseline pass@{k}: {result.baseline:.4f} -> {result.current:.4f}  change {result.delta:+.4f} "
+            f"({ci.level:.0%} CI {ci.low:+.4f} to {ci.high:+.4f}), p = {result.p_value:.4g}, {result.test}"
+        )
+    for k, why in comparison.not_compared.items():
+        lines.append(f"baseline pass@{k}: not compared: {why}")
+    for label, changes in (("regressed", comparison.regressed), ("improved", comparison.improved)):
+        shown = ", ".join(change.describe() for change in changes[:CHANGES_SHOWN])
+        more = f", and {len(changes) - CHANGES_SHOWN} more" if len(changes) > CHANGES_SHOWN else ""
+        lines.append(f"{label}: {len(changes)}" + (f": {shown}{more}" if changes else ""))
+    lines.extend(f"warning: {warning}" for warning in comparison.warnings)
+    return lines
+
+
+def git_commit(directory: Path) -> str | None:
+    """The commit checked out at `directory`, or None outside a git repository (or without git)."""
+    try:
+        done = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=directory, capture_output=True, text=True, timeout=10
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    commit = done.stdout.strip()
+    return commit if done.returncode == 0 and commit else None
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """When and where a run happened, for the report's `run` section."""
+
+    started: datetime
+    finished: datetime
+    git_commit: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "plugin_version": __version__,
+            "started_at": self.started.isoformat(),
+            "finished_at": self.finished.isoformat(),
+            "git_commit": self.git_commit,
+            "python": sys.version.split()[0],
+            "platform": platform.platform(),
+        }
 
 
 def sample_record(sample: Sample, outcome: Outcome) -> dict[str, Any]:
@@ -105,12 +184,25 @@ def sample_record(sample: Sample, outcome: Outcome) -> dict[str, Any]:
 
 
 def build_report(
-    plan: Plan, outcomes: Mapping[str, Outcome], summary: Summary, settings: Mapping[str, Any]
+    plan: Plan,
+    outcomes: Mapping[str, Outcome],
+    summary: Summary,
+    settings: Mapping[str, Any],
+    run: RunInfo | None = None,
+    comparison: Comparison | None = None,
+    verdict: Verdict | None = None,
 ) -> dict[str, Any]:
-    """The JSON report: pass@k, settings, dataset identity and every sample that ran, in input order."""
+    """The JSON report: pass@k with intervals, run metadata, settings, dataset identity, the baseline
+    comparison and gate verdicts when there are any, and every sample that ran, in input order."""
     ran = sorted((s for s in plan.samples if s.name in outcomes), key=lambda s: s.order)
     return {
+        "schema_version": SCHEMA_VERSION,
+        "run": run.to_json() if run is not None else None,
         "pass_at_k": {str(k): v for k, v in summary.pass_at_k.values.items()},
+        "pass_at_k_ci": {
+            str(k): {"low": ci.low, "high": ci.high, "level": ci.level, "method": BOOTSTRAP_METHOD}
+            for k, ci in summary.intervals.items()
+        },
         "pass_at_k_not_computed": {str(k): why for k, why in summary.pass_at_k.skipped.items()},
         "model": plan.model,
         "dataset": {"name": plan.dataset_name, "sha256": plan.dataset_sha256, "problems": plan.dataset_size},
@@ -125,6 +217,8 @@ def build_report(
         "sandbox_time_s": summary.sandbox_time,
         "notes": list(summary.notes),
         "problems": [{"task_id": task_id, "n": n, "c": c} for task_id, (n, c) in summary.per_problem.items()],
+        "baseline": comparison.to_json() if comparison is not None else None,
+        "gates": verdict.to_json() if verdict is not None else None,
         "samples": [sample_record(s, outcomes[s.name]) for s in ran],
     }
 
@@ -139,6 +233,12 @@ def _write_atomically(path: Path, text: str) -> None:
 
 def write_report(path: Path, report: Mapping[str, Any]) -> None:
     _write_atomically(path, json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+
+
+def write_html(path: Path, report: Mapping[str, Any]) -> None:
+    from .html_report import render
+
+    _write_atomically(path, render(report))
 
 
 def write_results(path: Path, plan: Plan, outcomes: Mapping[str, Outcome]) -> None:

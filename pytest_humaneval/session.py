@@ -8,17 +8,32 @@ from __future__ import annotations
 
 import time
 import warnings
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from . import __version__
+from .baseline import Baseline, Comparison, check_compatible, compare, load_baseline
 from .dataset import load
 from .errors import HumanEvalInputError
+from .gate import Verdict, evaluate
 from .items import collect_items
 from .models import BUILTIN_SPECS
 from .plan import Plan, build_plan
-from .report import Summary, build_report, summarize, terminal_lines, write_report, write_results
+from .report import (
+    SCHEMA_VERSION,
+    RunInfo,
+    Summary,
+    build_report,
+    git_commit,
+    summarize,
+    terminal_lines,
+    write_html,
+    write_report,
+    write_results,
+)
 from .sandbox import Limits, Outcome, OutcomeKind, Sandbox
 from .settings import Settings
 
@@ -53,8 +68,40 @@ def _local_dataset_files(config: pytest.Config, settings: Settings) -> tuple[str
     return (str(path),) if path.is_file() else ()
 
 
+def load_checked_baseline(settings: Settings, plan: Plan) -> Baseline | None:
+    """The baseline report, refused before anything runs if it cannot be compared with this plan."""
+    if settings.baseline is None:
+        return None
+    baseline = load_baseline(settings.baseline, SCHEMA_VERSION)
+    check_compatible(baseline, plan.dataset_name, plan.dataset_sha256, (p.task_id for p in plan.problems))
+    return baseline
+
+
+def add_junit_properties(config: pytest.Config, summary: Summary, verdict: Verdict | None) -> None:
+    """pass@k and its interval as <testsuite> properties of --junitxml, where CI dashboards read them."""
+    from _pytest.junitxml import xml_key  # no public API adds suite properties outside a test
+
+    xml = config.stash.get(xml_key, None)
+    if xml is None:
+        return
+    for k, value in summary.pass_at_k.values.items():
+        ci = summary.intervals[k]
+        xml.add_global_property(f"humaneval_pass@{k}", f"{value:.6f}")
+        xml.add_global_property(f"humaneval_pass@{k}_ci_low", f"{ci.low:.6f}")
+        xml.add_global_property(f"humaneval_pass@{k}_ci_high", f"{ci.high:.6f}")
+    if verdict is not None:
+        xml.add_global_property("humaneval_gates", "met" if verdict.met else "failed")
+
+
 class HumanEvalSession:
-    def __init__(self, config: pytest.Config, settings: Settings, plan: Plan, only_humaneval: bool) -> None:
+    def __init__(
+        self,
+        config: pytest.Config,
+        settings: Settings,
+        plan: Plan,
+        only_humaneval: bool,
+        baseline: Baseline | None = None,
+    ) -> None:
         self.config = config
         self.settings = settings
         self.plan = plan
@@ -65,8 +112,13 @@ class HumanEvalSession:
         self._sandbox: Sandbox | None = None
         self._by_nodeid = {sample.nodeid: sample for sample in plan.samples}
         self.outcomes: dict[str, Outcome] = {}
+        self.baseline = baseline
         self.started = time.perf_counter()
+        self.started_at = datetime.now(timezone.utc)
         self.summary: Summary | None = None
+        self.comparison: Comparison | None = None
+        self.verdict: Verdict | None = None
+        self.own_failures = 0  # failed reports of the project's own tests, which gates do not excuse
         self.written: list[str] = []
 
     @classmethod
@@ -75,7 +127,8 @@ class HumanEvalSession:
             shipped = config.workerinput[WORKERINPUT_KEY]  # type: ignore[attr-defined]
             return cls(config, settings, Plan.from_json(shipped["plan"]), shipped["only_humaneval"])
         only = config.args_source != pytest.Config.ArgsSource.ARGS
-        return cls(config, settings, make_plan(config, settings), only)
+        plan = make_plan(config, settings)
+        return cls(config, settings, plan, only, load_checked_baseline(settings, plan))
 
     def sandbox(self) -> Sandbox:
         if self._sandbox is None:
@@ -119,12 +172,16 @@ class HumanEvalSession:
 
     def pytest_sessionstart(self) -> None:
         self.started = time.perf_counter()
+        self.started_at = datetime.now(timezone.utc)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if self.is_worker:
             return
         sample = self._by_nodeid.get(report.nodeid)
-        if sample is None or sample.name in self.outcomes:
+        if sample is None:
+            self.own_failures += report.failed
+            return
+        if sample.name in self.outcomes:
             return
         shipped = dict(report.user_properties).get("humaneval")
         if report.when == "call" and isinstance(shipped, dict):
@@ -136,26 +193,62 @@ class HumanEvalSession:
             kind: OutcomeKind = "timeout" if "Timeout" in why else "crashed"
             self.outcomes[sample.name] = Outcome(kind=kind, message=why, duration=report.duration)
 
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        # A project test file that does not import, under --continue-on-collection-errors.
+        if not self.is_worker and report.failed:
+            self.own_failures += 1
+
+    @pytest.hookimpl(tryfirst=True)  # before --junitxml writes its file, which carries pass@k
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         self.close()
         if self.is_worker:
             return
-        self.summary = summarize(
-            self.plan, self.outcomes, self.settings.k, time.perf_counter() - self.started
-        )
-        if self.settings.report is not None:
-            report = build_report(self.plan, self.outcomes, self.summary, self.settings.to_json())
-            write_report(self.settings.report, report)
-            self.written.append(f"report written to {self.settings.report}")
-        if self.settings.results is not None:
-            write_results(self.settings.results, self.plan, self.outcomes)
-            self.written.append(f"results written to {self.settings.results}")
+        settings = self.settings
+        self.summary = summarize(self.plan, self.outcomes, settings.k, time.perf_counter() - self.started)
+        if self.baseline is not None:
+            self.comparison = compare(
+                self.baseline, self.summary.per_problem, settings.k, settings.to_json(), __version__
+            )
+        if settings.gated:
+            self.verdict = evaluate(
+                self.summary.pass_at_k,
+                settings.fail_under,
+                self.comparison,
+                settings.max_drop,
+                settings.alpha,
+            )
+            session.exitstatus = self._gated_exit_status(session.exitstatus, self.verdict)
+        if settings.report is not None or settings.html is not None:
+            run = RunInfo(self.started_at, datetime.now(timezone.utc), git_commit(self.config.rootpath))
+            report = build_report(
+                self.plan, self.outcomes, self.summary, settings.to_json(), run, self.comparison, self.verdict
+            )
+            if settings.report is not None:
+                write_report(settings.report, report)
+                self.written.append(f"report written to {settings.report}")
+            if settings.html is not None:
+                write_html(settings.html, report)
+                self.written.append(f"HTML report written to {settings.html}")
+        if settings.results is not None:
+            write_results(settings.results, self.plan, self.outcomes)
+            self.written.append(f"results written to {settings.results}")
+        add_junit_properties(self.config, self.summary, self.verdict)
+
+    def _gated_exit_status(self, status: int | pytest.ExitCode, verdict: Verdict) -> int | pytest.ExitCode:
+        """With gates, failing samples no longer decide the exit status; the gates (and the project's
+        own tests, when they ran too) do. Interruptions and usage errors keep their status."""
+        if status not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
+            return status
+        if verdict.met and not self.own_failures:
+            return pytest.ExitCode.OK
+        return pytest.ExitCode.TESTS_FAILED
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if self.summary is None or (self.summary.samples_run == 0 and self.config.option.collectonly):
             return
         terminalreporter.write_sep("=", "humaneval")
-        for line in terminal_lines(self.plan, self.summary) + self.written:
+        lines = terminal_lines(self.plan, self.summary, self.comparison, self.verdict)
+        for line in lines + self.written:
             terminalreporter.write_line(line)
 
     def pytest_unconfigure(self) -> None:

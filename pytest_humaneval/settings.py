@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import HumanEvalInputError
+from .gate import DEFAULT_ALPHA, Threshold, parse_alpha, parse_thresholds
 
 DEFAULT_DATASET = "humaneval"
 DEFAULT_TIMEOUT = 3.0
@@ -24,6 +25,7 @@ class Option:
     name: str
     help: str
     metavar: str
+    repeatable: bool = False  # the flag may be given several times; the ini twin is a list of lines
 
     @property
     def flag(self) -> str:
@@ -73,12 +75,23 @@ class Settings:
     timeout: float = DEFAULT_TIMEOUT
     memory: int | None = 4 * 1024**3
     k: tuple[int, ...] = (1, 10, 100)
+    # Gates, baseline and the HTML page (GATE_OPTIONS).
+    fail_under: tuple[Threshold, ...] = ()
+    baseline: Path | None = None
+    max_drop: tuple[Threshold, ...] = ()
+    alpha: float = DEFAULT_ALPHA
+    html: Path | None = None
     report: Path | None = None
     results: Path | None = None
 
     @property
     def active(self) -> bool:
         return self.model is not None
+
+    @property
+    def gated(self) -> bool:
+        """Whether the exit status is the gates' verdict rather than the samples' outcomes."""
+        return bool(self.fail_under or self.max_drop)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -89,10 +102,36 @@ class Settings:
             "timeout": self.timeout,
             "memory": self.memory,
             "k": list(self.k),
+            "fail_under": [t.spec() for t in self.fail_under],
+            "baseline": str(self.baseline) if self.baseline else None,
+            "max_drop": [t.spec() for t in self.max_drop],
+            "alpha": self.alpha,
+            "html": str(self.html) if self.html else None,
             "report": str(self.report) if self.report else None,
             "results": str(self.results) if self.results else None,
         }
 
+
+GATE_OPTIONS: tuple[Option, ...] = (
+    Option(
+        "fail-under",
+        "Gate: fail the run when pass@K is below VALUE, e.g. pass@1=0.62 (repeatable); with any gate, "
+        "failing samples alone do not fail the run",
+        "pass@K=VALUE",
+        repeatable=True,
+    ),
+    Option("baseline", "Compare with an earlier run's JSON report (--humaneval-report) at PATH", "PATH"),
+    Option(
+        "max-drop",
+        "Gate: fail when pass@k dropped from the baseline by more than VALUE and significantly, e.g. "
+        "0.02 (every k) or pass@1=0.02 (repeatable)",
+        "[pass@K=]VALUE",
+        repeatable=True,
+    ),
+    Option("alpha", f"Significance level of the baseline test (default: {DEFAULT_ALPHA:g})", "ALPHA"),
+    Option("html", "Write a self-contained HTML report to PATH", "PATH"),
+)
+ALL_OPTIONS = OPTIONS + GATE_OPTIONS
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?b?)\s*$", re.IGNORECASE)
 _UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
@@ -158,12 +197,14 @@ def resolve(
     from `base_dir` (the directory pytest was invoked from).
     """
     raw: dict[str, tuple[str, str]] = {}  # option name -> (value, where it came from)
-    for option in OPTIONS:
+    for option in ALL_OPTIONS:
         for source, value in (
             (option.flag, cli(option.name)),
             (option.env, environ.get(option.env)),
             (option.ini, ini(option.ini)),
         ):
+            if isinstance(value, list):  # a repeated flag, or an ini list
+                value = "\n".join(str(line) for line in value)
             if value not in (None, ""):
                 raw[option.name] = (str(value), source)
                 break
@@ -189,4 +230,23 @@ def resolve(
     for name in ("report", "results"):
         if (v := get(name)) is not None:
             kwargs[name] = base_dir / v[0]
+    kwargs.update(_resolve_gates(get, base_dir))
     return Settings(**kwargs)
+
+
+def _resolve_gates(get: Callable[[str], tuple[str, str] | None], base_dir: Path) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {}
+    if (v := get("fail-under")) is not None:
+        kwargs["fail_under"] = parse_thresholds(*v, bare_allowed=False)
+    if (v := get("max-drop")) is not None:
+        kwargs["max_drop"] = parse_thresholds(*v, bare_allowed=True)
+    if (v := get("alpha")) is not None:
+        kwargs["alpha"] = parse_alpha(*v)
+    for name in ("baseline", "html"):
+        if (v := get(name)) is not None:
+            kwargs[name] = base_dir / v[0]
+    if kwargs.get("max_drop") and "baseline" not in kwargs:
+        raise HumanEvalInputError(
+            "--humaneval-max-drop needs --humaneval-baseline=PATH, the JSON report of the run to compare with"
+        )
+    return kwargs

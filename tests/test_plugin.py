@@ -65,7 +65,7 @@ def test_every_behaviour_gets_its_outcome(
     result.stdout.fnmatch_lines(
         [
             "*= humaneval =*",
-            f"pass@1: {expected_pass1:.4f}  (2 problems, n=1..8)",
+            f"pass@1: {expected_pass1:.4f}  (95% CI *, 2 problems, n=1..8)",
             "pass@2: not computed: needs at least 2 samples per problem;"
             " 1 of 2 problems have fewer (smallest n = 1)",
             "samples: 9 run: 2 passed, 1 failed, 2 error, 2 timeout, 2 crashed",
@@ -96,7 +96,7 @@ def test_canonical_on_bundled_subset(pytester: pytest.Pytester, xdist_args: tupl
     result.assert_outcomes(passed=22)
     result.stdout.fnmatch_lines(
         [
-            "pass@1: 1.0000  (11 problems, n=2)",
+            "pass@1: 1.0000  (95% CI *, 11 problems, n=2)",
             "pass@10: not computed: *",
             "note: subset: 11 of 164 problems selected by --humaneval-tasks=0-9,42",
         ]
@@ -135,7 +135,7 @@ def test_samples_file_covering_some_problems(pytester: pytest.Pytester) -> None:
     result.assert_outcomes(failed=2)
     result.stdout.fnmatch_lines(
         [
-            "pass@1: 0.0000  (2 problems, n=1)",
+            "pass@1: 0.0000  (95% CI *, 2 problems, n=1)",
             "note: subset: the model gave samples for 2 of the 164 selected problems;"
             " only those are evaluated",
         ]
@@ -195,7 +195,7 @@ def test_ini_options(pytester: pytest.Pytester) -> None:
     pytester.makeini("[pytest]\nhumaneval_model = canonical\nhumaneval_tasks = 5\nhumaneval_k = 1\n")
     result = pytester.runpytest_subprocess(timeout=TIMEOUT)
     result.assert_outcomes(passed=1)
-    result.stdout.fnmatch_lines(["pass@1: 1.0000  (1 problems, n=1)"])
+    result.stdout.fnmatch_lines(["pass@1: 1.0000  (95% CI *, 1 problems, n=1)"])
     assert "not computed" not in result.stdout.str()
 
 
@@ -308,7 +308,7 @@ def test_custom_backend_through_the_hook(pytester: pytest.Pytester) -> None:
         "--humaneval-model=constant:pass", "--humaneval-tasks=0-2", "-n", "2", timeout=TIMEOUT
     )
     result.assert_outcomes(failed=3)
-    result.stdout.fnmatch_lines(["model: constant:pass", "pass@1: 0.0000  (3 problems, n=1)"])
+    result.stdout.fnmatch_lines(["model: constant:pass", "pass@1: 0.0000  (95% CI *, 3 problems, n=1)"])
 
 
 def test_full_canonical_run_in_an_empty_directory(pytester: pytest.Pytester) -> None:
@@ -317,7 +317,7 @@ def test_full_canonical_run_in_an_empty_directory(pytester: pytest.Pytester) -> 
     result.assert_outcomes(passed=164)
     result.stdout.fnmatch_lines(
         [
-            "pass@1: 1.0000  (164 problems, n=1)",
+            "pass@1: 1.0000  (95% CI *, 164 problems, n=1)",
             "samples: 164 run: 164 passed, 0 failed, 0 error, 0 timeout, 0 crashed",
             "problems solved: 164 of 164",
         ]
