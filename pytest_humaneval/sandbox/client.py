@@ -179,7 +179,11 @@ class Sandbox:
             first = channel.receive()
             if "error" in first:
                 info = first["error"]
-                kind: OutcomeKind = "crashed" if info.get("type") in ENDS_THE_PROCESS else "error"
+                kind: OutcomeKind = "error"
+                if info.get("type") in ENDS_THE_PROCESS:
+                    kind = "crashed"
+                elif info.get("type") == "AssertionError":  # the completion's own asserts, as in the reference
+                    kind = "failed"
                 return _outcome(program, kind, info, start, remote=True, stdout=channel.output)
             if not first.get("ready"):
                 raise _Stop("crashed", "the candidate's process sent something unexpected")
