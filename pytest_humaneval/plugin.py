@@ -7,6 +7,7 @@ import os
 import pytest
 
 from .errors import HumanEvalInputError
+from .retry import GenerationError
 from .settings import OPTIONS, resolve
 
 
@@ -48,6 +49,8 @@ def pytest_configure(config: pytest.Config) -> None:
         state = HumanEvalSession.from_config(config, settings)
     except HumanEvalInputError as exc:
         raise pytest.UsageError(str(exc)) from None
+    except GenerationError as exc:
+        pytest.exit(f"humaneval: generation failed: {exc}", returncode=pytest.ExitCode.INTERRUPTED)
     config.stash[STATE] = state
     if state.only_humaneval and config.option.tbstyle == "auto":
         # Each failure is one line already; pytest's long failure summary grows quadratically with

@@ -6,6 +6,7 @@ controller (or in a run without xdist) it also gathers outcomes and writes the s
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -13,9 +14,11 @@ from typing import Any
 import pytest
 
 from .dataset import load
-from .errors import HumanEvalInputError
+from .errors import HumanEvalInputError, HumanEvalWarning
+from .generation import request_parts, sampling_warnings
 from .items import collect_items
 from .models import BUILTIN_SPECS
+from .models.samples_file import write_samples
 from .plan import Plan, build_plan
 from .report import Summary, build_report, summarize, terminal_lines, write_report, write_results
 from .sandbox import Limits, Outcome, OutcomeKind, Sandbox
@@ -41,7 +44,28 @@ def make_plan(config: pytest.Config, settings: Settings) -> Plan:
             f"--humaneval-model={settings.model!r} names no known backend; use one of {BUILTIN_SPECS}, "
             "or install the plugin that provides this prefix"
         )
-    return build_plan(backend, dataset, settings.tasks, settings.n)
+    sampling, options = request_parts(settings, _cache_dir(config, settings), _progress(config), base_dir)
+    for message in sampling_warnings(settings.n, sampling):
+        config.issue_config_time_warning(HumanEvalWarning(message), stacklevel=2)
+    plan = build_plan(backend, dataset, settings.tasks, settings.n, sampling, options)
+    if settings.save_samples is not None:
+        write_samples(settings.save_samples, ((s.task_id, s.completion) for s in plan.samples))
+    return plan
+
+
+def _cache_dir(config: pytest.Config, settings: Settings) -> Path | None:
+    """--humaneval-cache-dir, else humaneval/ in pytest's cache directory; None when caching is off."""
+    if not settings.use_cache:
+        return None
+    if settings.cache_dir is not None:
+        return settings.cache_dir
+    cache = getattr(config, "cache", None)  # absent with -p no:cacheprovider
+    return cache.mkdir("humaneval") if cache is not None else None
+
+
+def _progress(config: pytest.Config) -> bool:
+    """A progress bar only on a terminal, and not when pytest is asked to be quiet."""
+    return sys.stderr.isatty() and config.get_verbosity() >= 0
 
 
 class HumanEvalSession:
