@@ -67,6 +67,8 @@ def extract(prompt: str, raw: str, style: str, entry_point: str | None = None) -
     """
     target = _target_name(prompt) or entry_point or ""
     text = strip_thinking(raw)
+    if prompt and text.startswith(prompt):  # servers that echo the prompt
+        text = text[len(prompt) :]
     if style == "completion" and not _starts_with_code_block(text, target):
         return _continuation(prompt, cut_at_stops(text, COMPLETION_STOPS), target)
     code = _code_of(text, target)
@@ -83,7 +85,9 @@ def extract(prompt: str, raw: str, style: str, entry_point: str | None = None) -
 def _starts_with_code_block(text: str, target: str) -> bool:
     """A completion-style answer that is not a continuation: a fence, or the function written anew."""
     head = text.lstrip("\n")
-    return head.startswith(("```", "~~~")) or _definition_line(head, target) == 0
+    if head.startswith(("```", "~~~")):
+        return True
+    return bool(_CODE_START.match(head)) and _definition_line(head, target) is not None
 
 
 def _code_of(text: str, target: str) -> str:
@@ -237,9 +241,7 @@ def _continuation(prompt: str, code: str, target: str) -> str:
         body = first + "\n" + body
     else:
         body, blocks = _split_top_level(code)
-    return _join(
-        body.rstrip() + "\n" if body.strip() else "", _needed(blocks, body, _defined_in(prompt, target))
-    )
+    return _join(body if body.strip() else "", _needed(blocks, body, _defined_in(prompt, target)))
 
 
 def _from_full_function(prompt: str, code: str, target: str) -> str:

@@ -39,7 +39,7 @@ class Backoff:
     ) -> float:
         if retry_after is not None:
             return min(max(retry_after, 0.0), MAX_WAIT)
-        return min(self.cap, self.base * 2**attempt) * (0.5 + rng() / 2)
+        return float(min(self.cap, self.base * 2**attempt) * (0.5 + rng() / 2))
 
 
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:

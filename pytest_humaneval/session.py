@@ -6,6 +6,7 @@ controller (or in a run without xdist) it also gathers outcomes and writes the s
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from pathlib import Path
@@ -59,8 +60,11 @@ def _cache_dir(config: pytest.Config, settings: Settings) -> Path | None:
         return None
     if settings.cache_dir is not None:
         return settings.cache_dir
-    cache = getattr(config, "cache", None)  # absent with -p no:cacheprovider
-    return cache.mkdir("humaneval") if cache is not None else None
+    if not config.pluginmanager.hasplugin("cacheprovider"):  # -p no:cacheprovider: no cache at all
+        return None
+    # config.cache does not exist yet (our pytest_configure runs first); find its place as pytest does.
+    where = Path(os.path.expanduser(os.path.expandvars(str(config.getini("cache_dir")))))
+    return config.rootpath / where / "d" / "humaneval"
 
 
 def _progress(config: pytest.Config) -> bool:

@@ -21,12 +21,16 @@ from typing import Any
 
 @dataclass(frozen=True)
 class Fault:
-    """What the server does instead of answering: `kind` is "status", "drop" or "slow"."""
+    """What the server does instead of answering at once.
+
+    `kind` is "status" (answer with that HTTP status), "drop" (close the connection without an
+    answer), "slow" (answer after `seconds`) or "stall" (close it after `seconds`, with no answer).
+    """
 
     kind: str
     status: int = 500
     retry_after: str | None = None
-    seconds: float = 0.0  # "slow": the delay before the (correct) answer
+    seconds: float = 0.0
 
 
 @dataclass
@@ -118,7 +122,8 @@ class FakeOpenAI:
             return 0, {}, None
         if self.latency:
             time.sleep(self.latency)
-        if fault is not None and fault.kind == "drop":
+        if fault is not None and fault.kind in ("drop", "stall"):
+            time.sleep(fault.seconds)
             return 0, {}, None
         if fault is not None and fault.kind == "status":
             headers = {"Retry-After": fault.retry_after} if fault.retry_after is not None else {}
@@ -164,8 +169,9 @@ def _handler(server: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
                 body = json.loads(self.rfile.read(length) or b"{}")
             except json.JSONDecodeError:
                 body = {}
+            headers: dict[str, str] = {}
             if self.path.rstrip("/") not in ("/v1/completions", "/v1/chat/completions"):
-                status, headers, payload = 404, {}, {"error": {"message": f"no route {self.path}"}}
+                status, payload = 404, {"error": {"message": f"no route {self.path}"}}
             else:
                 status, headers, payload = server.respond(self.path.rstrip("/"), body)
             if status == 0:

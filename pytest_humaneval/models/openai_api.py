@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..errors import HumanEvalInputError
-from ..generation import GeneratingBackend, Job, import_extra, resolve_style
+from ..generation import GeneratingBackend, Job, Style, import_extra, resolve_style
 from ..retry import Backoff, TransientError, with_retries
 from . import GenerationRequest
 
@@ -73,7 +73,7 @@ class OpenAIGenerator:
 
         self.model = model
         self.base_url = base_url
-        self.style = "chat" if style == "chat" else "completion"
+        self.style: Style = "chat" if style == "chat" else "completion"
         self.parallel = parallel
         self.backoff = backoff
         self._openai = openai
