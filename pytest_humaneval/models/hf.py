@@ -40,15 +40,19 @@ class HuggingFaceBackend(GeneratingBackend):
             str(local) if local.exists() else self.model,
             style=options.prompt_style,
             batch_size=options.concurrency or DEFAULT_BATCH,
+            quiet=not options.progress,
         )
 
 
 class HuggingFaceGenerator:
     parallel = 1  # one batch at a time: the batch is the parallelism
 
-    def __init__(self, name_or_path: str, *, style: str, batch_size: int) -> None:
+    def __init__(self, name_or_path: str, *, style: str, batch_size: int, quiet: bool = True) -> None:
         import torch
         import transformers
+
+        if quiet:  # no loading bars in CI logs; on a terminal they show that something happens
+            transformers.utils.logging.disable_progress_bar()
 
         self.name_or_path = name_or_path
         self.batch_size = batch_size
