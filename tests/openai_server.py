@@ -162,6 +162,9 @@ class FakeOpenAI:
 def _handler(server: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"  # keep-alive, as real servers
+        # Headers and body go out in two writes; with Nagle's algorithm on, the body then waits for
+        # the client's delayed ACK (40 ms). Real servers (uvicorn, ...) set TCP_NODELAY too.
+        disable_nagle_algorithm = True
 
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
