@@ -10,9 +10,10 @@ answers into completions. Plain Python, no pytest.
 from __future__ import annotations
 
 import importlib
+import itertools
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from types import ModuleType
@@ -148,35 +149,44 @@ def _run(
     done: int,
     total: int,
 ) -> dict[int, str]:
-    """Run the batches, `generator.parallel` at a time; on failure, keep what finished, then raise."""
+    """Run the batches, `generator.parallel` at a time; on failure, keep what finished, then raise.
+
+    Batches are submitted as others finish, not all at once, so a failure or Ctrl-C stops
+    generation at once: nothing new starts, and what is in flight is kept if it finishes.
+    """
     from .progress import Progress
 
     progress = Progress(total, done, enabled=options.progress)
     answers: dict[int, str] = {}
     failure: BaseException | None = None
+    waiting = iter(batches)
     pool = ThreadPoolExecutor(max_workers=max(1, min(generator.parallel, len(batches))))
-    futures: dict[Future[list[str]], list[Job]] = {pool.submit(generator.generate, b): b for b in batches}
+    running: dict[Future[list[str]], list[Job]] = {}
     try:
-        for future in as_completed(futures):
-            batch = futures[future]
-            try:
-                raws = future.result()
-                if len(raws) != len(batch) or not all(isinstance(r, str) for r in raws):
-                    raise GenerationError(
-                        f"the backend returned {len(raws)} answers for {len(batch)} prompts; "
-                        "generate() must return one string per job"
-                    )
-            except Exception as exc:
+        for batch in itertools.islice(waiting, generator.parallel):
+            running[pool.submit(generator.generate, batch)] = batch
+        while running:
+            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in finished:
+                batch = running.pop(future)
+                try:
+                    raws = future.result()
+                    if len(raws) != len(batch) or not all(isinstance(r, str) for r in raws):
+                        raise GenerationError(
+                            f"the backend returned {len(raws)} answers for {len(batch)} prompts; "
+                            "generate() must return one string per job"
+                        )
+                except Exception as exc:
+                    failure = failure or exc
+                    continue
+                for job, raw in zip(batch, raws, strict=True):
+                    answers[id(job)] = raw
+                    if cache is not None:
+                        cache.add(job.key, job.problem.task_id, job.index, raw)
+                progress.advance(len(batch))
                 if failure is None:
-                    failure = exc
-                    for other in futures:
-                        other.cancel()  # those not started; the ones in flight finish and are kept
-                continue
-            for job, raw in zip(batch, raws, strict=True):
-                answers[id(job)] = raw
-                if cache is not None:
-                    cache.add(job.key, job.problem.task_id, job.index, raw)
-            progress.advance(len(batch))
+                    for batch in itertools.islice(waiting, 1):
+                        running[pool.submit(generator.generate, batch)] = batch
     except BaseException:  # Ctrl-C: what finished is in the cache already
         pool.shutdown(wait=False, cancel_futures=True)
         raise

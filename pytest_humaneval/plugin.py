@@ -27,7 +27,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 @pytest.hookimpl(trylast=True)
 def pytest_humaneval_make_backend(spec: str, config: pytest.Config) -> object | None:
-    """The built-in backends: canonical and samples:PATH."""
+    """The built-in backends (models.BUILTIN_SPECS): canonical, samples:, openai:, hf:, python:."""
     from .models import builtin_backend
 
     return builtin_backend(spec, config.invocation_params.dir)

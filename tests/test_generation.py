@@ -378,3 +378,10 @@ def test_python_callable_errors(pytester: pytest.Pytester, spec: str, message: s
     )
     assert result.ret in (pytest.ExitCode.USAGE_ERROR, pytest.ExitCode.INTERRUPTED)
     assert fnmatch.filter(result.stderr.lines + result.stdout.lines, message), result.stderr.str()
+
+
+def test_a_bad_generation_option_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\nhumaneval_top_p = 2\n")
+    result = pytester.runpytest_subprocess("--humaneval-model=canonical", timeout=TIMEOUT)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: humaneval_top_p='2' is not a number in (0, 1]; use e.g. 0.95 or 1"])
