@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import importlib
 import itertools
+import queue
+import sys
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from types import ModuleType
@@ -151,55 +153,84 @@ def _run(
 ) -> dict[int, str]:
     """Run the batches, `generator.parallel` at a time; on failure, keep what finished, then raise.
 
-    Batches are submitted as others finish, not all at once, so a failure or Ctrl-C stops
-    generation at once: nothing new starts, and what is in flight is kept if it finishes.
+    Batches are handed out as others finish, so a failure stops generation at once: nothing new
+    starts, and what is in flight is kept if it finishes. The threads are daemons: Ctrl-C ends the
+    run without waiting for requests in flight (finished samples are in the cache already).
     """
     from .progress import Progress
 
     progress = Progress(total, done, enabled=options.progress)
     answers: dict[int, str] = {}
     failure: BaseException | None = None
+    todo: queue.SimpleQueue[list[Job] | None] = queue.SimpleQueue()
+    finished: queue.SimpleQueue[tuple[list[Job], list[str] | BaseException]] = queue.SimpleQueue()
+
+    def work() -> None:
+        while (batch := todo.get()) is not None:
+            try:
+                finished.put((batch, generator.generate(batch)))
+            except BaseException as exc:  # reported to the main thread, which decides
+                finished.put((batch, exc))
+
+    workers = max(1, min(generator.parallel, len(batches)))
+    for number in range(workers):
+        threading.Thread(target=work, name=f"humaneval-generate-{number}", daemon=True).start()
     waiting = iter(batches)
-    pool = ThreadPoolExecutor(max_workers=max(1, min(generator.parallel, len(batches))))
-    running: dict[Future[list[str]], list[Job]] = {}
+    in_flight = 0
+    for batch in itertools.islice(waiting, workers):
+        todo.put(batch)
+        in_flight += 1
     try:
-        for batch in itertools.islice(waiting, generator.parallel):
-            running[pool.submit(generator.generate, batch)] = batch
-        while running:
-            finished, _ = wait(running, return_when=FIRST_COMPLETED)
-            for future in finished:
-                batch = running.pop(future)
-                try:
-                    raws = future.result()
-                    if len(raws) != len(batch) or not all(isinstance(r, str) for r in raws):
-                        raise GenerationError(
-                            f"the backend returned {len(raws)} answers for {len(batch)} prompts; "
-                            "generate() must return one string per job"
-                        )
-                except Exception as exc:
-                    failure = failure or exc
-                    continue
-                for job, raw in zip(batch, raws, strict=True):
-                    answers[id(job)] = raw
-                    if cache is not None:
-                        cache.add(job.key, job.problem.task_id, job.index, raw)
-                progress.advance(len(batch))
-                if failure is None:
-                    for batch in itertools.islice(waiting, 1):
-                        running[pool.submit(generator.generate, batch)] = batch
-    except BaseException:  # Ctrl-C: what finished is in the cache already
-        pool.shutdown(wait=False, cancel_futures=True)
+        while in_flight:
+            batch, result = _next(finished)
+            in_flight -= 1
+            if not isinstance(result, BaseException) and (
+                len(result) != len(batch) or not all(isinstance(r, str) for r in result)
+            ):
+                result = GenerationError(
+                    f"the backend returned {len(result)} answers for {len(batch)} prompts; "
+                    "generate() must return one string per job"
+                )
+            if isinstance(result, BaseException):
+                failure = failure or result
+                continue
+            for job, raw in zip(batch, result, strict=True):
+                answers[id(job)] = raw
+                if cache is not None:
+                    cache.add(job.key, job.problem.task_id, job.index, raw)
+            progress.advance(len(batch))
+            if failure is None:
+                for batch in itertools.islice(waiting, 1):
+                    todo.put(batch)
+                    in_flight += 1
+    except KeyboardInterrupt:
+        if cache is not None:
+            sys.stderr.write(
+                f"\nhumaneval: generation interrupted; {done + len(answers)} of {total} samples are in "
+                f"the cache ({cache.path}): run again to resume\n"
+            )
         raise
     finally:
+        for _ in range(workers):
+            todo.put(None)
         progress.close()
         if cache is not None:
             cache.close()
-    pool.shutdown(wait=True)
     if failure is not None:
         if isinstance(failure, GenerationError):
             raise failure
         raise GenerationError(f"the model backend failed: {type(failure).__name__}: {failure}") from failure
     return answers
+
+
+def _next(
+    finished: queue.SimpleQueue[tuple[list[Job], list[str] | BaseException]],
+) -> tuple[list[Job], list[str] | BaseException]:
+    while True:  # a timeout keeps the main thread responsive to Ctrl-C
+        try:
+            return finished.get(timeout=0.2)
+        except queue.Empty:
+            continue
 
 
 def request_parts(

@@ -189,8 +189,9 @@ def cache_lines(directory: Path) -> int:
     )
 
 
-def test_a_run_killed_midway_resumes_with_only_the_missing_samples(
-    pytester: pytest.Pytester, humaneval: Dataset
+@pytest.mark.parametrize("stop", [signal.SIGKILL, signal.SIGINT], ids=["killed", "ctrl-c"])
+def test_a_run_stopped_midway_resumes_with_only_the_missing_samples(
+    pytester: pytest.Pytester, humaneval: Dataset, stop: signal.Signals
 ) -> None:
     args = [
         sys.executable,
@@ -222,8 +223,12 @@ def test_a_run_killed_midway_resumes_with_only_the_missing_samples(
                 time.sleep(0.05)
             assert cache_lines(pytester.path / "cache") == 5
         finally:
-            process.send_signal(signal.SIGKILL)
-            process.wait()
+            process.send_signal(stop)
+            # Ctrl-C does not wait for the request in flight, which the server holds until released.
+            process.wait(timeout=TIMEOUT)
+        assert process.returncode == (
+            -signal.SIGKILL if stop == signal.SIGKILL else pytest.ExitCode.INTERRUPTED
+        )
         server.hold_after = None
         server.release.set()
         before = server.total
