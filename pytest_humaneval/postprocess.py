@@ -248,6 +248,8 @@ def _from_full_function(prompt: str, code: str, target: str) -> str:
     """An answer that writes the whole function: its body, re-indented to the prompt's, and its helpers."""
     _, blocks = _split_top_level(code)
     defining = [b for b in blocks if target in b.names and b.kind == "def"]
+    if not defining:  # the def line sits inside a string or a stray decorator's block
+        return _continuation(prompt, code, target)
     function = next((b for b in reversed(defining) if b.parses), defining[-1])
     body = _body_of(function.text, target)
     body = _reindent(body, _body_indent(prompt, target))

@@ -196,3 +196,25 @@ def test_stop_sequences_and_the_chat_message(humaneval: Dataset) -> None:
     assert cut_at_stops("    return 1\nprint(f())\n", COMPLETION_STOPS) == "    return 1"
     prompt = humaneval["HumanEval/0"].prompt
     assert prompt in chat_message(prompt)  # the prompt goes in whole, never stripped
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        '```python\n"""\ndef has_close_elements(numbers, threshold):\n"""\nreturn True\n```',  # in a string
+        "@cache\nreturn 1\ndef has_close_elements(numbers, threshold): return True\n",  # stray decorator
+        "```\n<think>print(1)\n</think>print(1)\nclass X:\n@dec\nreturn 1\n",
+        "\x00\r\n\té```~~~",
+        "def has_close_elements(",  # cut off by max_tokens inside the signature
+    ],
+)
+def test_odd_answers_give_a_completion_not_an_exception(humaneval: Dataset, raw: str) -> None:
+    problem = humaneval["HumanEval/0"]
+    for style in ("chat", "completion"):
+        assert isinstance(extract(problem.prompt, raw, style), str)
+
+
+def test_one_line_function(humaneval: Dataset) -> None:
+    problem = humaneval["HumanEval/2"]
+    raw = "```python\ndef truncate_number(number: float) -> float: return number % 1.0\n```"
+    assert extract(problem.prompt, raw, "chat") == "    return number % 1.0\n"
