@@ -17,7 +17,7 @@ from typing import Any
 from ..errors import HumanEvalInputError
 from ..generation import GeneratingBackend, Job, import_extra, resolve_style
 from ..retry import GenerationError
-from . import GenerationRequest
+from . import GenerationRequest, PromptStyle
 
 DEFAULT_BATCH = 8
 
@@ -47,7 +47,7 @@ class HuggingFaceBackend(GeneratingBackend):
 class HuggingFaceGenerator:
     parallel = 1  # one batch at a time: the batch is the parallelism
 
-    def __init__(self, name_or_path: str, *, style: str, batch_size: int, quiet: bool = True) -> None:
+    def __init__(self, name_or_path: str, *, style: PromptStyle, batch_size: int, quiet: bool = True) -> None:
         import torch
         import transformers
 
@@ -72,7 +72,7 @@ class HuggingFaceGenerator:
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         has_template = bool(getattr(self.tokenizer, "chat_template", None))
-        resolved = resolve_style(style, "chat" if has_template else "completion")  # type: ignore[arg-type]
+        resolved = resolve_style(style, "chat" if has_template else "completion")
         if resolved == "chat" and not has_template:
             raise HumanEvalInputError(
                 f"--humaneval-prompt-style=chat: the tokenizer of {name_or_path} has no chat template; "

@@ -105,7 +105,8 @@ class OpenAIGenerator:
             common["seed"] = sampling.seed
         try:
             if self.style == "chat":
-                chat = self.client.chat.completions.create(messages=job.payload, **common)  # type: ignore[arg-type]
+                messages: Any = job.payload  # a list of {"role", "content"} dicts, as the API takes
+                chat = self.client.chat.completions.create(messages=messages, **common)
                 choices: Sequence[Any] = chat.choices
                 text = choices[0].message.content if choices else None
             else:
