@@ -21,6 +21,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, Literal, Protocol
 
+from .cache import CompletionCache
 from .dataset import Problem
 from .errors import HumanEvalInputError
 from .models import Completion, GenerationOptions, GenerationRequest, PromptStyle, Sampling
@@ -125,8 +126,6 @@ def generate(generator: Generator, request: GenerationRequest) -> list[Completio
     cache = None
     answers: dict[str, str] = {}
     if options.cache_dir is not None:
-        from .cache import CompletionCache
-
         cache = CompletionCache(options.cache_dir, {**generator.setup(), "style": style})
         jobs = [replace(j, key=cache.key(j.payload, asdict(j.sampling), j.index)) for j in jobs]
         answers = cache.load()
@@ -146,7 +145,7 @@ def generate(generator: Generator, request: GenerationRequest) -> list[Completio
 def _run(
     generator: Generator,
     batches: list[list[Job]],
-    cache: Any,
+    cache: CompletionCache | None,
     options: GenerationOptions,
     done: int,
     total: int,
