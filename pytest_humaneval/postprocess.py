@@ -209,7 +209,7 @@ def _imported_names(text: str) -> set[str]:
 def _needed(blocks: Iterable[_Block], uses: str, exclude: set[str]) -> list[_Block]:
     """The definitions and imports that code using the identifiers in `uses` needs, transitively."""
     candidates = [b for b in blocks if b.kind != "other" and b.names and not b.names & exclude and b.parses]
-    wanted = set(_IDENT.findall(uses))
+    wanted = set(_IDENT.findall(uses)) | {"*"}  # a star import may provide any name: always kept
     kept: list[_Block] = []
     changed = True
     while changed:

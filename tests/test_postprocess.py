@@ -218,3 +218,16 @@ def test_one_line_function(humaneval: Dataset) -> None:
     problem = humaneval["HumanEval/2"]
     raw = "```python\ndef truncate_number(number: float) -> float: return number % 1.0\n```"
     assert extract(problem.prompt, raw, "chat") == "    return number % 1.0\n"
+
+
+def test_imports_the_solution_uses_are_kept_wherever_they_are(humaneval: Dataset) -> None:
+    problem = humaneval["HumanEval/13"]  # greatest_common_divisor
+    raw = (
+        "```python\nfrom math import *\nfrom functools import lru_cache\nimport os\n\n\n@lru_cache(None)\n"
+        "def _g(a, b):\n    return gcd(a, b)\n\n\n"
+        "def greatest_common_divisor(a: int, b: int) -> int:\n    return _g(a, b)\n```"
+    )
+    completion = extract(problem.prompt, raw, "chat")
+    assert "from math import *" in completion and "from functools import lru_cache" in completion
+    assert "import os" not in completion
+    assert passes(problem, completion)
