@@ -43,7 +43,12 @@ class Option:
 
 
 OPTIONS: tuple[Option, ...] = (
-    Option("model", "Model to evaluate: canonical, samples:PATH, or a plugin's prefix:NAME", "SPEC"),
+    Option(
+        "model",
+        "Model to evaluate: canonical, samples:PATH, openai:MODEL, hf:NAME_OR_PATH, "
+        "python:MODULE:FUNCTION, or a plugin's prefix:NAME",
+        "SPEC",
+    ),
     Option(
         "dataset",
         f"Problem set: {DEFAULT_DATASET} (bundled), a .jsonl/.jsonl.gz/.parquet file, "
