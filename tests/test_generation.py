@@ -102,7 +102,9 @@ def test_completion_style_with_faults_retries_and_generates_each_sample_once(
         answered = server.answered()
         seen = list(server.seen)
     result.assert_outcomes(passed=6, failed=6)
-    result.stdout.fnmatch_lines(["pass@1: 0.5000  (6 problems, n=2)", "pass@2: 1.0000  (6 problems, n=2)"])
+    result.stdout.fnmatch_lines(
+        ["pass@1: 0.5000  (95% CI *, 6 problems, n=2)", "pass@2: 1.0000  (95% CI *, 6 problems, n=2)"]
+    )
     assert outcomes(pytester) == expected(humaneval)
     # Every sample answered exactly once: retries repeat failed requests only, workers never generate.
     assert answered == {(prompt, seed): 1 for prompt in prompts for seed in (0, 1)}
@@ -355,7 +357,9 @@ def test_python_callable_backend(pytester: pytest.Pytester, xdist_args: tuple[st
         timeout=TIMEOUT,
     )
     result.assert_outcomes(passed=4, failed=4)
-    result.stdout.fnmatch_lines(["model: python:mymodel:complete", "pass@1: 0.5000  (4 problems, n=2)"])
+    result.stdout.fnmatch_lines(
+        ["model: python:mymodel:complete", "pass@1: 0.5000  (95% CI *, 4 problems, n=2)"]
+    )
 
 
 @pytest.mark.usefixtures("python_model")

@@ -128,7 +128,7 @@ def test_the_whole_path_through_pytest(
     )
     outcomes = result.parseoutcomes()
     assert outcomes.get("passed", 0) + outcomes.get("failed", 0) == 8
-    result.stdout.fnmatch_lines([f"model: hf:{tiny_model}", "pass@2: *(4 problems, n=2)"])
+    result.stdout.fnmatch_lines([f"model: hf:{tiny_model}", "pass@2: *, 4 problems, n=2)"])
     report = read_report(pytester.path / "report.json")
     assert [(s["task_id"], s["sample"]) for s in report["samples"]] == [
         (f"HumanEval/{t}", i) for t in range(4) for i in range(2)
