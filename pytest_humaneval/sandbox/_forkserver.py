@@ -302,10 +302,12 @@ class Server:
         self.pid_namespace = bool(isolation.get("pid"))
         self.sandbox_uid: int | None = isolation.get("uid")
         self.sandbox_gid: int | None = isolation.get("gid")
+        # The sample's working directory, HOME and TMPDIR; after each sample everything in `tmp` but
+        # `keep` is removed and the scratch directory made afresh.
         self.scratch = str(isolation.get("scratch") or os.path.join(config["workdir"], "scratch"))
-        os.makedirs(self.scratch, exist_ok=True)
-        os.chmod(self.scratch, 0o1777)
-        os.chdir(self.scratch)
+        self.tmp = str(isolation.get("tmp") or self.scratch)
+        self.keep = frozenset(isolation.get("keep", ()))
+        self._clean_scratch()
         os.environ.clear()
         os.environ.update(
             {
@@ -421,12 +423,11 @@ class Server:
     def _clean_scratch(self) -> None:
         """Leave the scratch directory empty, and there, for the next sample."""
         try:
-            leftovers = os.listdir(self.scratch)
+            leftovers = [name for name in os.listdir(self.tmp) if name not in self.keep]
         except FileNotFoundError:  # the sample removed it
-            os.makedirs(self.scratch, exist_ok=True)
             leftovers = []
         for name in leftovers:
-            path = os.path.join(self.scratch, name)
+            path = os.path.join(self.tmp, name)
             if os.path.isdir(path) and not os.path.islink(path):
                 shutil.rmtree(path, ignore_errors=True)
             else:
@@ -434,8 +435,8 @@ class Server:
                     os.unlink(path)
                 except OSError:
                     pass
-        if leftovers:
-            os.chmod(self.scratch, 0o1777)
+        os.makedirs(self.scratch, exist_ok=True)
+        os.chmod(self.scratch, 0o1777)
         os.chdir(self.scratch)
 
 
@@ -596,14 +597,24 @@ def _allowed_paths(config: dict[str, Any]) -> list[str]:
     return chosen
 
 
-def _build_root(config: dict[str, Any], notes: list[str]) -> str | None:
-    """In the new mount namespace: a tmpfs root with only what samples may see. Returns the scratch dir."""
+def _build_root(config: dict[str, Any], notes: list[str]) -> list[str]:
+    """In the new mount namespace: a tmpfs root with only what samples may see.
+
+    Returns the entries of /tmp that must survive cleaning (the way to bind mounts under /tmp).
+    """
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
     newroot = os.path.join(config["workdir"], "root")
     os.makedirs(newroot, exist_ok=True)
     _mount("tmpfs", newroot, "tmpfs", MS_NOSUID | MS_NODEV, "size=16m,mode=755")
-    for path in _allowed_paths(config):
+    # /tmp first: what Python needs may itself live under /tmp (a virtualenv in a CI checkout there), and
+    # its bind mounts must land on top of the scratch file system, not under it.
+    os.makedirs(newroot + "/tmp", exist_ok=True)
+    _mount("tmpfs", newroot + "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, f"size={SCRATCH_TMPFS_SIZE},mode=1777")
+    allowed = _allowed_paths(config)
+    for path in allowed:
         _bind(path, newroot)
+    # Entries of /tmp that lead to those binds are never cleaned away between samples.
+    keep = sorted({p.split("/")[2] for p in allowed if p.startswith("/tmp/") and len(p.split("/")) > 2})
     for path in config.get("hide", []):  # e.g. the dataset with the tests, inside site-packages
         target = newroot + os.path.abspath(path)
         if os.path.isdir(target):
@@ -620,8 +631,6 @@ def _build_root(config: dict[str, Any], notes: list[str]) -> str | None:
         _mount("proc", newroot + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
     except OSError as exc:
         notes.append(f"no private /proc ({exc.strerror})")
-    os.makedirs(newroot + "/tmp", exist_ok=True)
-    _mount("tmpfs", newroot + "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, f"size={SCRATCH_TMPFS_SIZE},mode=1777")
     _mount(None, newroot, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
     if SYS_PIVOT_ROOT is None:
         raise OSError(0, f"pivot_root: unknown system call number on {platform.machine()}")
@@ -629,7 +638,7 @@ def _build_root(config: dict[str, Any], notes: list[str]) -> str | None:
     _check(_LIBC.syscall(SYS_PIVOT_ROOT, b".", b"."), "pivot_root")
     _check(_LIBC.umount2(b".", MNT_DETACH), "umount old root")
     os.chdir("/")
-    return "/tmp"
+    return keep
 
 
 def _init_process(config: dict[str, Any], control: int, isolation: dict[str, Any]) -> None:
@@ -637,7 +646,9 @@ def _init_process(config: dict[str, Any], control: int, isolation: dict[str, Any
     _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     notes: list[str] = isolation.setdefault("notes", [])
     try:
-        isolation["scratch"] = _build_root(config, notes)
+        isolation["keep"] = _build_root(config, notes)
+        isolation["tmp"] = "/tmp"
+        isolation["scratch"] = "/tmp/sample"
         isolation["filesystem"] = True
     except OSError as exc:
         notes.append(f"file-system confinement is off ({exc})")
