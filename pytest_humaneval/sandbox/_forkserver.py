@@ -85,8 +85,9 @@ _LIBC = _load_libc()
 
 
 def _prctl(option: int, value: int) -> None:
-    if _LIBC is not None:
-        _LIBC.prctl(option, value, 0, 0, 0)
+    prctl = getattr(_LIBC, "prctl", None)  # Linux only; elsewhere the client's cleanup still applies
+    if prctl is not None:
+        prctl(option, value, 0, 0, 0)
 
 
 def _check(result: int, what: str) -> None:
@@ -353,7 +354,8 @@ class Server:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         # Set before the child can send: the kernel then stamps each of its messages with its pid, as
         # seen from the client's PID namespace, which the client needs to read the child's clock.
-        ours.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
+        if hasattr(socket, "SO_PASSCRED"):  # Linux
+            ours.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
         pid = os.fork()
         if pid == 0:
             try:

@@ -414,7 +414,7 @@ class _Channel:
 
     def _read_some(self) -> None:
         try:
-            if self.pid is None:
+            if self.pid is None and hasattr(socket, "SCM_CREDENTIALS"):
                 chunk, ancdata, _, _ = self.sock.recvmsg(1 << 16, socket.CMSG_SPACE(12))
                 self._learn_pid(ancdata)
             else:
