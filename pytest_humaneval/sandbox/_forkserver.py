@@ -273,7 +273,7 @@ def _child(
 
 def _serve_calls(fd: int, function: Any, captured: _CappedText) -> None:
     """Answer the trusted side's calls until it hangs up."""
-    from _plain import _from_tree, _to_tree  # type: ignore[import-not-found]
+    from _plain import from_tree, to_tree  # type: ignore[import-not-found]
 
     while True:
         try:
@@ -281,8 +281,8 @@ def _serve_calls(fd: int, function: Any, captured: _CappedText) -> None:
         except EOFError:
             return
         try:
-            args, kwargs = _from_tree(request["args"], 0), _from_tree(request["kwargs"], 0)
-            reply: dict[str, Any] = {"return": _to_tree(function(*args, **kwargs), 0)}
+            args, kwargs = from_tree(request["args"]), from_tree(request["kwargs"])
+            reply: dict[str, Any] = {"return": to_tree(function(*args, **kwargs))}
         except BaseException as exc:
             reply = {"raise": _describe(exc)}
         reply["out"] = captured.take()
@@ -304,7 +304,7 @@ class Server:
         self.sandbox_uid: int | None = isolation.get("uid")
         self.sandbox_gid: int | None = isolation.get("gid")
         # The sample's working directory, HOME and TMPDIR; after each sample everything in `tmp` but
-        # `keep` is removed and the scratch directory made afresh.
+        # `keep` and the scratch directory is removed, and the scratch directory emptied.
         self.scratch = str(isolation.get("scratch") or os.path.join(config["workdir"], "scratch"))
         self.tmp = str(isolation.get("tmp") or self.scratch)
         self.keep = frozenset(isolation.get("keep", ()))
@@ -423,13 +423,19 @@ class Server:
                 select.select([], [], [], 0.0005)
 
     def _clean_scratch(self) -> None:
-        """Leave the scratch directory empty, and there, for the next sample."""
-        try:
-            leftovers = [name for name in os.listdir(self.tmp) if name not in self.keep]
-        except FileNotFoundError:  # the sample removed it
-            leftovers = []
-        for name in leftovers:
-            path = os.path.join(self.tmp, name)
+        """Leave the scratch directory empty, and there, for the next sample.
+
+        Runs after every sample, so the common case (nothing left behind) costs two directory listings.
+        """
+        leftovers = []
+        for directory in dict.fromkeys((self.tmp, self.scratch)):  # one directory in the fallback
+            try:
+                names = os.listdir(directory)
+            except FileNotFoundError:  # the sample removed it
+                continue
+            skip = self.keep | {os.path.basename(self.scratch)} if directory != self.scratch else frozenset()
+            leftovers += [os.path.join(directory, name) for name in names if name not in skip]
+        for path in leftovers:
             if os.path.isdir(path) and not os.path.islink(path):
                 shutil.rmtree(path, ignore_errors=True)
             else:
@@ -437,8 +443,9 @@ class Server:
                     os.unlink(path)
                 except OSError:
                     pass
-        os.makedirs(self.scratch, exist_ok=True)
-        os.chmod(self.scratch, 0o1777)
+        if leftovers or not os.path.isdir(self.scratch):
+            os.makedirs(self.scratch, exist_ok=True)
+            os.chmod(self.scratch, 0o1777)
         os.chdir(self.scratch)
 
 

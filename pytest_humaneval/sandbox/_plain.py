@@ -24,9 +24,19 @@ class NotPlainData(TypeError):
     """A value that cannot cross the boundary as plain data."""
 
 
+def to_tree(value: Any) -> Any:
+    """The JSON-able tree for `value`; subclasses of builtin types and NumPy scalars become plain values."""
+    return _to_tree(value, 0)
+
+
+def from_tree(tree: Any) -> Any:
+    """The plain value a tree (parsed JSON) stands for. Raises NotPlainData on anything else."""
+    return _from_tree(tree, 0)
+
+
 def encode(value: Any) -> str:
-    """JSON text for `value`. Subclasses of builtin types and NumPy scalars become their plain value."""
-    return json.dumps(_to_tree(value, 0), separators=(",", ":"))
+    """`to_tree` as JSON text."""
+    return json.dumps(to_tree(value), separators=(",", ":"))
 
 
 def _to_tree(value: Any, depth: int) -> Any:
@@ -83,12 +93,12 @@ def _plain_equivalent(value: Any) -> Any:
 
 
 def decode(text: str | bytes) -> Any:
-    """The plain value encoded in `text`. Raises NotPlainData on anything else."""
+    """`from_tree` of JSON text."""
     try:
         tree = json.loads(text)
     except (ValueError, RecursionError) as exc:
         raise NotPlainData(f"malformed data from the sandbox: {exc}") from None
-    return _from_tree(tree, 0)
+    return from_tree(tree)
 
 
 def _from_tree(tree: Any, depth: int) -> Any:

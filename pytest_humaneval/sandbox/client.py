@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ._plain import NotPlainData, _from_tree, _to_tree
+from ._plain import NotPlainData, from_tree, to_tree
 from .outcome import Outcome, OutcomeKind
 
 SERVER_SCRIPT = Path(__file__).with_name("_forkserver.py")
@@ -455,14 +455,14 @@ class _RemoteCandidate:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         try:
-            request = {"args": _to_tree(args, 0), "kwargs": _to_tree(kwargs, 0)}
+            request = {"args": to_tree(args), "kwargs": to_tree(kwargs)}
         except NotPlainData as exc:
             raise TypeError(f"the test passed the candidate {exc}") from None
         self._channel.send(request)
         reply = self._channel.receive()
         if "return" in reply:
             try:
-                return _from_tree(reply["return"], 0)
+                return from_tree(reply["return"])
             except NotPlainData as exc:
                 raise _Stop("error", str(exc)) from None
         if "raise" in reply and isinstance(reply["raise"], dict):
