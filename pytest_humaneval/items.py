@@ -56,18 +56,15 @@ class HumanEvalSuite(pytest.Collector):
         self.session_state = session_state
 
     def collect(self) -> Iterator[SampleItem]:
-        backstop = None
         if self.config.pluginmanager.hasplugin("timeout"):
-            backstop = pytest.mark.timeout(
-                self.session_state.settings.timeout * WALL_FACTOR + BACKSTOP_MARGIN
+            # On the suite, once: pytest-timeout reads the closest marker, which items find here.
+            self.add_marker(
+                pytest.mark.timeout(self.session_state.settings.timeout * WALL_FACTOR + BACKSTOP_MARGIN)
             )
         for sample in self.plan.samples:
             # An explicit id string: pytest parses it into the same structured id it parses from
             # its cache, so --lf and --ff recognise these items.
-            item = SampleItem.from_parent(self, name=sample.name, nodeid=sample.nodeid, sample=sample)
-            if backstop is not None:
-                item.add_marker(backstop)
-            yield item
+            yield SampleItem.from_parent(self, name=sample.name, nodeid=sample.nodeid, sample=sample)
 
 
 def collect_items(session: pytest.Session, state: HumanEvalSession) -> list[pytest.Item]:
@@ -89,16 +86,17 @@ class SampleItem(pytest.Item):
         assert isinstance(self.parent, HumanEvalSuite)
         return self.parent
 
-    def runtest(self) -> None:
-        state = self.suite.session_state
-        problem = state.plan.problem(self.sample.task_id)
-        outcome = state.sandbox().run(
-            Program(
-                candidate_source=problem.prompt + self.sample.completion,
-                entry_point=problem.entry_point,
-                test_source=trusted_source(problem),
-            )
+    def program(self) -> Program:
+        """What the sandbox runs for this sample."""
+        problem = self.suite.session_state.plan.problem(self.sample.task_id)
+        return Program(
+            candidate_source=problem.prompt + self.sample.completion,
+            entry_point=problem.entry_point,
+            test_source=trusted_source(problem),
         )
+
+    def runtest(self) -> None:
+        outcome = self.suite.session_state.run_sample(self)
         self.user_properties.append(
             ("humaneval", {"task_id": self.sample.task_id, "sample": self.sample.index, **outcome.to_json()})
         )

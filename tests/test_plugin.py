@@ -123,6 +123,25 @@ def test_items_and_node_ids_are_the_same_everywhere(pytester: pytest.Pytester) -
     assert "= humaneval =" not in result.stdout.str()
 
 
+def test_pytest_timeout_backstop_sits_above_the_sandbox_cap(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(
+        """
+        def pytest_collection_finish(session):
+            for item in session.items:
+                print("backstop", item.nodeid, item.get_closest_marker("timeout").args)
+        """
+    )
+    result = pytester.runpytest_subprocess(
+        "--humaneval-model=canonical", "--humaneval-tasks=1,2", "--humaneval-timeout=2",
+        "-s", "-p", "no:xdist", timeout=TIMEOUT,
+    )  # fmt: skip
+    result.assert_outcomes(passed=2)
+    # 2 s of running time, at most 4 times that in wall-clock time, and 10 s of grace.
+    result.stdout.fnmatch_lines(
+        ["backstop humaneval::HumanEval/1[[]0[]] (18.0,)", "backstop *HumanEval/2* (18.0,)"]
+    )
+
+
 def test_samples_file_covering_some_problems(pytester: pytest.Pytester) -> None:
     write_jsonl(
         pytester.path / "s.jsonl",
@@ -183,6 +202,10 @@ def test_malformed_samples_stop_the_run_with_file_and_line(
             ["--humaneval-model=canonical", "--humaneval-memory=lots"],
             "*--humaneval-memory='lots' is not a size*",
         ),
+        (
+            ["--humaneval-model=canonical", "--humaneval-jobs=0"],
+            "*--humaneval-jobs='0' is not a number of samples at once; use e.g. 2, 8 or auto*",
+        ),
     ],
 )
 def test_bad_options_are_usage_errors(pytester: pytest.Pytester, args: list[str], message: str) -> None:
@@ -228,6 +251,13 @@ def test_k_filter_x_and_last_failed(pytester: pytest.Pytester, tiny_dataset: Pat
     )
     stop.assert_outcomes(passed=1, failed=1)
     stop.stdout.fnmatch_lines(["samples: 2 run: 1 passed, 1 failed, 0 error, 0 timeout, 0 crashed"])
+
+    # With a pool, later samples have started before the failure: they are dropped, not reported.
+    pooled_stop = pytester.runpytest_subprocess(
+        *base, "-x", "-p", "no:xdist", "-p", "no:cacheprovider", "--humaneval-jobs=4", timeout=TIMEOUT
+    )
+    pooled_stop.assert_outcomes(passed=1, failed=1)
+    pooled_stop.stdout.fnmatch_lines(["samples: 2 run: 1 passed, 1 failed, 0 error, 0 timeout, 0 crashed"])
 
 
 def test_junitxml(pytester: pytest.Pytester, tiny_dataset: Path) -> None:

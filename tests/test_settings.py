@@ -1,12 +1,13 @@
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from pytest_humaneval.errors import HumanEvalInputError
-from pytest_humaneval.settings import Settings, parse_k, parse_memory, resolve
+from pytest_humaneval.settings import Settings, parse_jobs, parse_k, parse_memory, resolve
 
 
 def make(
@@ -73,6 +74,18 @@ def test_parse_k() -> None:
     for bad in ("0", "1,x", "", "-1"):
         with pytest.raises(HumanEvalInputError, match="is not a positive integer"):
             parse_k(bad)
+
+
+def test_parse_jobs() -> None:
+    assert parse_jobs("3") == 3
+    assert parse_jobs("auto") == len(os.sched_getaffinity(0))
+    assert make().jobs == 1
+    assert make(env={"PYTEST_HUMANEVAL_JOBS": "2"}).jobs == 2
+    for bad in ("0", "many", "-2", "1.5"):
+        with pytest.raises(
+            HumanEvalInputError, match=r"--humaneval-jobs='.*' is not a number of samples at once"
+        ):
+            parse_jobs(bad)
 
 
 @pytest.mark.parametrize(

@@ -82,6 +82,10 @@ def _load_libc() -> Any:
 
 
 _LIBC = _load_libc()
+# Looked up here, once: a child that first touched ctypes's lookup machinery would copy its pages.
+_CAPSET = getattr(_LIBC, "capset", None)
+_CAP_HEADER = struct.pack("Ii", 0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3, this process
+_NO_CAPS = bytes(24)  # effective, permitted and inheritable sets, all empty
 
 
 def _prctl(option: int, value: int) -> None:
@@ -131,7 +135,11 @@ def _frame(obj: dict[str, Any]) -> bytes:
 
 
 def _send(fd: int, obj: dict[str, Any]) -> None:
-    view = memoryview(_frame(obj))
+    _send_frame(fd, _frame(obj))
+
+
+def _send_frame(fd: int, frame: bytes) -> None:
+    view = memoryview(frame)
     while view:
         view = view[os.write(fd, view) :]
 
@@ -211,9 +219,8 @@ def _drop_privileges(sandbox_uid: int | None, sandbox_gid: int | None) -> None:
         pass
     os.setresgid(sandbox_gid, sandbox_gid, sandbox_gid)
     os.setresuid(sandbox_uid, sandbox_uid, sandbox_uid)
-    header = struct.pack("Ii", 0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3, this process
-    data = bytes(24)  # effective, permitted and inheritable sets, all empty
-    _check(_LIBC.capset(header, data), "capset")
+    if _CAPSET is not None:
+        _check(_CAPSET(_CAP_HEADER, _NO_CAPS), "capset")
     _prctl(PR_SET_NO_NEW_PRIVS, 1)
 
 
@@ -225,7 +232,8 @@ def _child(
     # Its own session and process group: kill(0) and killpg() from the sample reach only itself, never
     # the processes outside the PID namespace that share the server's group.
     os.setsid()
-    _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if not server.pid_namespace:  # in one, the server's death kills the namespace and all in it
+        _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     _drop_privileges(server.sandbox_uid, server.sandbox_gid)
     memory = request.get("memory")
     if memory:
@@ -244,7 +252,7 @@ def _child(
     sys.argv = ["candidate"]
     sys.modules["__candidate__"] = module = type(sys)("__candidate__")
     try:
-        _send(fd, {"hello": True})  # the client learns our pid from this message's credentials
+        _send_frame(fd, _HELLO)  # the client learns our pid from this message's credentials
         try:
             exec(code, module.__dict__)
             function = module.__dict__[request["entry_point"]]
@@ -264,7 +272,8 @@ def _child(
         except BaseException as exc:
             _send(fd, {"error": _describe(exc), "out": captured.take()})
             os._exit(0)
-        _send(fd, {"ready": True, "out": captured.take()})
+        out = captured.take()
+        _send_frame(fd, _frame({"ready": True, "out": out}) if out else _READY)
         _serve_calls(fd, function, captured)
     except BaseException:
         os._exit(71)
@@ -289,6 +298,10 @@ def _serve_calls(fd: int, function: Any, captured: _CappedText) -> None:
         _send(fd, reply)
 
 
+# Messages every sample sends, framed once here rather than in each child.
+_HELLO = _frame({"hello": True})
+_READY = _frame({"ready": True})
+_COMPILED = _frame({"compiled": True})
 _EMPTY_STDIN = io.StringIO("")  # input() in a sample gets EOFError at once
 
 
@@ -364,7 +377,7 @@ class Server:
             finally:
                 os._exit(70)
         theirs.close()
-        socket.send_fds(self.control_socket, [_frame({"compiled": True})], [ours.fileno()])
+        socket.send_fds(self.control_socket, [_COMPILED], [ours.fileno()])
         ours.close()
         status = None
         try:
