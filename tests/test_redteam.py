@@ -310,8 +310,12 @@ def _listen() -> tuple[socket.socket, list[int]]:
     return server, accepted
 
 
-@pytest.fixture(scope="module")
-def redteam(tmp_path_factory: pytest.TempPathFactory) -> Any:
+# The same samples under two workers and under one pytest process running three samples at once.
+PARALLEL = {"xdist": ["-n", "2"], "jobs": ["-p", "no:xdist", "--humaneval-jobs=3"]}
+
+
+@pytest.fixture(scope="module", params=list(PARALLEL))
+def redteam(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Any:
     run_dir = tmp_path_factory.mktemp("redteam")
     outside = tmp_path_factory.mktemp("outside")
     secret_file = tmp_path_factory.mktemp("secrets") / "token.txt"
@@ -327,8 +331,7 @@ def redteam(tmp_path_factory: pytest.TempPathFactory) -> Any:
             sys.executable,
             "-m",
             "pytest",
-            "-n",
-            "2",
+            *PARALLEL[request.param],
             "-p",
             "no:cacheprovider",
             "--humaneval-model=samples:samples.jsonl",
