@@ -111,22 +111,27 @@ def _mount(source: str | None, target: str, fstype: str | None, flags: int, data
 # ---------------------------------------------------------------------------- framing
 
 
-def _read_exact(fd: int, size: int) -> bytes:
-    buf = bytearray()
-    while len(buf) < size:
-        chunk = os.read(fd, size - len(buf))
-        if not chunk:
-            raise EOFError
-        buf += chunk
-    return bytes(buf)
+class _Frames:
+    """Reads framed messages from one file descriptor, usually a whole frame in one read()."""
 
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self._buffer = bytearray()
 
-def _recv(fd: int) -> dict[str, Any]:
-    (size,) = struct.unpack(">I", _read_exact(fd, 4))
-    if size > MAX_FRAME:
-        raise EOFError
-    message: dict[str, Any] = json.loads(_read_exact(fd, size))
-    return message
+    def next(self) -> dict[str, Any]:
+        while True:
+            if len(self._buffer) >= 4:
+                (size,) = struct.unpack_from(">I", self._buffer)
+                if size > MAX_FRAME:
+                    raise EOFError
+                if len(self._buffer) >= 4 + size:
+                    message: dict[str, Any] = json.loads(self._buffer[4 : 4 + size])
+                    del self._buffer[: 4 + size]
+                    return message
+            chunk = os.read(self.fd, 1 << 16)
+            if not chunk:
+                raise EOFError
+            self._buffer += chunk
 
 
 def _frame(obj: dict[str, Any]) -> bytes:
@@ -284,9 +289,10 @@ def _serve_calls(fd: int, function: Any, captured: _CappedText) -> None:
     """Answer the trusted side's calls until it hangs up."""
     from _plain import from_tree, to_tree  # type: ignore[import-not-found]
 
+    frames = _Frames(fd)
     while True:
         try:
-            request = _recv(fd)
+            request = frames.next()
         except EOFError:
             return
         try:
@@ -312,6 +318,7 @@ class Server:
     def __init__(self, config: dict[str, Any], control: int, isolation: dict[str, Any]) -> None:
         self.control = control
         self.control_socket = socket.socket(fileno=os.dup(control))
+        self.frames = _Frames(control)
         self.isolation = isolation
         self.pid_namespace = bool(isolation.get("pid"))
         self.sandbox_uid: int | None = isolation.get("uid")
@@ -341,7 +348,7 @@ class Server:
         _send(self.control, {"isolation": self.isolation})
         while True:
             try:
-                request = _recv(self.control)
+                request = self.frames.next()
             except EOFError:
                 return
             self._run_one(request)
@@ -381,7 +388,7 @@ class Server:
         ours.close()
         status = None
         try:
-            message = _recv(self.control)  # {"finish": true}, sent when the trusted side is done
+            message = self.frames.next()  # {"finish": true}, sent when the trusted side is done
             assert message.get("finish")
             status = self._reap_if_exited(pid, patience=0.2 if message.get("lost") else 0.0)
         finally:

@@ -330,6 +330,9 @@ class _Channel:
     def __init__(self, sock: socket.socket, limits: Limits) -> None:
         self.sock = sock
         self.limits = limits
+        # For sends only (receiving waits in select, under the sample's budget): a candidate that stops
+        # reading cannot block the test for longer than the wall-clock cap.
+        sock.settimeout(limits.timeout * WALL_FACTOR)
         self.started = time.monotonic()
         self.pid: int | None = None
         self.busy = 0.0  # wall-clock seconds spent waiting on the candidate
@@ -347,7 +350,6 @@ class _Channel:
 
     def send(self, obj: dict[str, Any]) -> None:
         data = json.dumps(obj).encode()
-        self.sock.settimeout(self.limits.timeout * WALL_FACTOR)
         try:
             self.sock.sendall(struct.pack(">I", len(data)) + data)
         except TimeoutError:
