@@ -34,6 +34,7 @@ sample started, empties the scratch directory and answers how the child ended.
 from __future__ import annotations
 
 import ctypes
+import gc
 import io
 import json
 import os
@@ -346,6 +347,10 @@ class Server:
             # as the samples are capped, so a hostile source costs a restart, not the machine.
             resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
         _send(self.control, {"isolation": self.isolation})
+        # Everything alive now (the interpreter and the preloaded modules) moves out of the collector's
+        # reach: a collection in a child then never walks, and so never copies, the pages it shares.
+        gc.collect()
+        gc.freeze()
         while True:
             try:
                 request = self.frames.next()
