@@ -6,6 +6,7 @@ controller (or in a run without xdist) it also gathers outcomes and writes the s
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 import time
@@ -229,6 +230,13 @@ class HumanEvalSession:
     def pytest_collection_modifyitems(self, session: pytest.Session, items: list[pytest.Item]) -> None:
         items[:0] = collect_items(session, self)
 
+    def pytest_collection_finish(self) -> None:
+        # The items, the plan and everything loaded so far live until the session ends. Out of the
+        # collector's reach they are never walked again: with thousands of items, full collections
+        # triggered by the reports that accumulate would otherwise walk them all, again and again.
+        gc.collect()
+        gc.freeze()
+
     def pytest_report_header(self) -> list[str]:
         plan, settings = self.plan, self.settings
         memory = f"{settings.memory / 1024**2:.0f} MiB" if settings.memory else "no limit"
@@ -322,6 +330,7 @@ class HumanEvalSession:
 
     def pytest_unconfigure(self) -> None:
         self.close()
+        gc.unfreeze()  # what the session froze can be freed again (pytester runs sessions in-process)
 
 
 class XdistBridge:
