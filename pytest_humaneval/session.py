@@ -165,10 +165,13 @@ class HumanEvalSession:
 
     def sandbox(self) -> Sandbox:
         if self._sandbox is None:
-            limits = Limits(timeout=self.settings.timeout, memory=self.settings.memory)
-            self._sandbox = Sandbox(limits, hide=_local_dataset_files(self.config, self.settings))
+            self._sandbox = self._new_sandbox()
             self._warn_gaps(self._sandbox)
         return self._sandbox
+
+    def _new_sandbox(self) -> Sandbox:
+        limits = Limits(timeout=self.settings.timeout, memory=self.settings.memory)
+        return Sandbox(limits, hide=_local_dataset_files(self.config, self.settings))
 
     def _warn_gaps(self, sandbox: Sandbox) -> None:
         gaps = sandbox.isolation_gaps()
@@ -204,9 +207,7 @@ class HumanEvalSession:
 
     def _sample_pool(self) -> SamplePool:
         if self._pool is None:
-            limits = Limits(timeout=self.settings.timeout, memory=self.settings.memory)
-            hide = _local_dataset_files(self.config, self.settings)
-            sandboxes = [Sandbox(limits, hide=hide) for _ in range(self.jobs)]
+            sandboxes = [self._new_sandbox() for _ in range(self.jobs)]
             self._warn_gaps(sandboxes[0])  # starts the first server, here in the main thread
             for sandbox in sandboxes[1:]:
                 sandbox.isolation_gaps()  # and the others: a server dies with the thread that started it
