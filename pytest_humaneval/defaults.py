@@ -1,0 +1,17 @@
+"""Every default that more than one layer needs, defined once: settings, the sandbox and the models import it.
+
+Plain constants, no imports: the sandbox, the models and the settings table all read from here, so a
+default shown in ``--help`` is the one the sandbox applies.
+"""
+
+from __future__ import annotations
+
+DATASET = "humaneval"
+TIMEOUT = 3.0  # seconds a sample may run, not counting time spent waiting for a CPU
+MEMORY = 4 * 1024**3  # bytes of address space per sample
+MEMORY_TEXT = "4GiB"  # the same, as it is written on the command line
+KS = (1, 10, 100)  # pass@k reported when none is named: those the run's n allows
+OUTPUT_LIMIT = 64 * 1024  # characters of a sample's stdout and stderr kept for the report
+REQUEST_TIMEOUT = 300.0  # seconds one request to a model server may take
+RETRIES = 5  # retries of a request that failed transiently
+JOBS = 1  # samples at once in one pytest process
