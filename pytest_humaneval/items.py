@@ -1,42 +1,25 @@
-"""The collector of a run's samples and the pytest item that judges one sample."""
+"""The run's samples as pytest nodes: the suite collector, one item per sample, and how they are collected.
+
+The suite joins pytest's own collection (a wrapper of the session's collect report, as pytest's
+cacheprovider adds nodes), so the collected count, ``-k``, ``--deselect``, ``--lf`` and xdist's check
+that every worker collected the same ids all see the samples like any other test.
+"""
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+import gc
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 
-from .dataset import Problem
 from .plan import ROOT_NAME, Plan, Sample
-from .sandbox import Outcome, Program
-from .sandbox.client import WALL_FACTOR
-
-if TYPE_CHECKING:
-    from .session import HumanEvalSession
+from .runner import RUNNER, Upcoming
+from .sandbox import WALL_FACTOR, Outcome, Program, build_program
 
 # pytest-timeout is only a backstop: it must fire after the sandbox's own wall-clock cap and its grace.
 BACKSTOP_MARGIN = 10.0
-
-
-def trusted_source(problem: Problem) -> str:
-    """What runs on the trusted side: the prompt (its imports and helpers, which tests use) and the test.
-
-    A prompt that ends in a bare signature does not compile alone; it then gets the dataset's reference
-    body, which stays on this side with the test and is never shown to the candidate.
-    """
-    return _trusted_source(problem.prompt, problem.test, problem.canonical_solution)
-
-
-@functools.lru_cache(maxsize=4096)
-def _trusted_source(prompt: str, test: str, canonical_solution: str) -> str:
-    source = f"{prompt}\n{test}"
-    try:
-        compile(source, "<test>", "exec")
-    except SyntaxError:
-        return f"{prompt}{canonical_solution}\n{test}"
-    return source
 
 
 class SampleNotPassed(Exception):
@@ -50,28 +33,34 @@ class SampleNotPassed(Exception):
 class HumanEvalSuite(pytest.Collector):
     """All samples of the run, under the node id ``humaneval``."""
 
-    def __init__(self, *, plan: Plan, session_state: HumanEvalSession, **kwargs: Any) -> None:
+    def __init__(self, *, plan: Plan, timeout: float, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.plan = plan
-        self.session_state = session_state
+        self.timeout = timeout
+        self._positions: dict[int, int] = {}  # id(item) -> its place in session.items
+        self._positions_of: list[pytest.Item] | None = None
 
     def collect(self) -> Iterator[SampleItem]:
         if self.config.pluginmanager.hasplugin("timeout"):
             # On the suite, once: pytest-timeout reads the closest marker, which items find here.
-            self.add_marker(
-                pytest.mark.timeout(self.session_state.settings.timeout * WALL_FACTOR + BACKSTOP_MARGIN)
-            )
+            self.add_marker(pytest.mark.timeout(self.timeout * WALL_FACTOR + BACKSTOP_MARGIN))
         for sample in self.plan.samples:
             # An explicit id string: pytest parses it into the same structured id it parses from
             # its cache, so --lf and --ff recognise these items.
             yield SampleItem.from_parent(self, name=sample.name, nodeid=sample.nodeid, sample=sample)
 
-
-def collect_items(session: pytest.Session, state: HumanEvalSession) -> list[pytest.Item]:
-    suite = HumanEvalSuite.from_parent(
-        session, name=ROOT_NAME, nodeid=ROOT_NAME, path=session.path, plan=state.plan, session_state=state
-    )
-    return list(suite.collect())
+    def upcoming(self, item: SampleItem) -> Upcoming:
+        """The samples pytest will run from `item` on, in its order, as (key, program) pairs, lazily."""
+        items = item.session.items
+        if self._positions_of is not items:  # -k, --lf and plugins may have replaced the list
+            self._positions = {id(each): i for i, each in enumerate(items)}
+            self._positions_of = items
+        here = self._positions.get(id(item))
+        if here is None:
+            return
+        for each in items[here:]:
+            if isinstance(each, SampleItem):
+                yield each.nodeid, each.program
 
 
 class SampleItem(pytest.Item):
@@ -88,29 +77,69 @@ class SampleItem(pytest.Item):
 
     def program(self) -> Program:
         """What the sandbox runs for this sample."""
-        problem = self.suite.session_state.plan.problem(self.sample.task_id)
-        return Program(
-            candidate_source=problem.prompt + self.sample.completion,
-            entry_point=problem.entry_point,
-            test_source=trusted_source(problem),
-        )
+        return build_program(self.suite.plan.problem(self.sample.task_id), self.sample.completion)
 
     def runtest(self) -> None:
-        outcome = self.suite.session_state.run_sample(self)
+        outcome = self.config.stash[RUNNER].outcome(self.nodeid, self.program, self.suite.upcoming(self))
         self.user_properties.append(
             ("humaneval", {"task_id": self.sample.task_id, "sample": self.sample.index, **outcome.to_json()})
         )
         if not outcome.passed:
-            self.add_report_section("call", "completion", self.sample.completion)
-            if outcome.stdout:
-                self.add_report_section("call", "sample output", outcome.stdout)
+            if self.config.option.tbstyle not in ("line", "no"):  # sections there would undo one line each
+                self.add_report_section("call", "completion", self.sample.completion)
+                if outcome.stdout:
+                    self.add_report_section("call", "sample output", outcome.stdout)
             raise SampleNotPassed(outcome)
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str | Any:
         if isinstance(excinfo.value, SampleNotPassed):
-            outcome = excinfo.value.outcome
-            return f"{self.sample.task_id} sample {self.sample.index}: {outcome.describe()}"
+            # One line: pytest's short summary prints it after the node id.
+            text = " ".join(excinfo.value.outcome.describe().splitlines())
+            return f"{self.sample.task_id} sample {self.sample.index}: {text}"
         return super().repr_failure(excinfo, style=style)
 
     def reportinfo(self) -> tuple[Any, int | None, str]:
         return self.path, None, f"{self.sample.task_id} sample {self.sample.index}"
+
+
+class SuiteCollection:
+    """Adds the suite to the session's collection, in every process that collects (controller, workers).
+
+    `plan` is called when collection starts: the controller plans at session start, a worker has the
+    plan it was sent.
+    """
+
+    def __init__(self, plan: Callable[[], Plan], timeout: float, only_humaneval: bool) -> None:
+        self._plan = plan
+        self.timeout = timeout
+        # With no paths on the command line, the run is the evaluation alone: the project's own
+        # tests are collected only when named explicitly.
+        self.only_humaneval = only_humaneval
+
+    def pytest_ignore_collect(self, collection_path: Path, config: pytest.Config) -> bool | None:
+        return True if self.only_humaneval else None
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_make_collect_report(self, collector: pytest.Collector) -> Any:
+        report = yield
+        if isinstance(collector, pytest.Session):
+            suite = HumanEvalSuite.from_parent(
+                collector,
+                name=ROOT_NAME,
+                nodeid=ROOT_NAME,
+                path=collector.path,
+                plan=self._plan(),
+                timeout=self.timeout,
+            )
+            report.result.insert(0, suite)  # the samples run before the project's own tests
+        return report
+
+    def pytest_collection_finish(self) -> None:
+        # The items, the plan and everything loaded so far live until the session ends. Out of the
+        # collector's reach they are never walked again: with thousands of items, full collections
+        # triggered by the reports that accumulate would otherwise walk them all, again and again.
+        gc.collect()
+        gc.freeze()
+
+    def pytest_unconfigure(self) -> None:
+        gc.unfreeze()  # what the session froze can be freed again (pytester runs sessions in-process)

@@ -1,14 +1,17 @@
 """The plan of a run: which problems, which samples, in which order. Built once, on the controller.
 
-A plan is plain data: xdist workers receive it as JSON through ``workerinput`` and build their items
-from it, so they need neither the dataset files nor the model, and all collect the same ids.
+A plan is plain data. xdist workers receive its wire form (:meth:`Plan.to_wire`: only what judging
+needs, as one JSON string, which crosses any execnet channel) and build their items from it, so they
+need neither the dataset files nor the model, and all collect the same ids.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+import json
+from collections import Counter
+from dataclasses import dataclass, field
 from typing import Any
 
 from .dataset import Dataset, Problem
@@ -39,6 +42,29 @@ class Sample:
 
 
 @dataclass(frozen=True)
+class Provenance:
+    """Where the plan's samples came from: generated now, taken from the cache, or given as they are."""
+
+    generated: int = 0
+    cached: int = 0
+    given: int = 0
+
+    def describe(self, model: str, seconds: float) -> str:
+        """The summary's generation line; `seconds` is how long planning (loading and generating) took."""
+        total = self.generated + self.cached + self.given
+        if self.generated or self.cached:
+            parts = [f"{self.generated} generated", f"{self.cached} from the cache"]
+            if self.given:
+                parts.append(f"{self.given} given")
+            return f"generation: {total} samples from {model}: {', '.join(parts)}, in {seconds:.2f} s"
+        return f"generation: none, {total} samples given by {model}, loaded in {seconds:.2f} s"
+
+
+# Problem fields a worker needs to judge: the extra fields (EvalPlus's inputs, say) stay on the controller.
+_JUDGING_FIELDS = ("task_id", "prompt", "test", "entry_point", "canonical_solution")
+
+
+@dataclass(frozen=True)
 class Plan:
     model: str
     dataset_name: str
@@ -47,6 +73,7 @@ class Plan:
     problems: tuple[Problem, ...]  # the problems with samples, in dataset order
     samples: tuple[Sample, ...]  # collection order: dataset order, then sample index
     notes: tuple[str, ...] = ()  # what a reader must know to interpret pass@k (subsets, ...)
+    provenance: Provenance = field(default_factory=Provenance)
 
     def problem(self, task_id: str) -> Problem:
         return self._problems_by_id()[task_id]
@@ -58,25 +85,33 @@ class Plan:
             object.__setattr__(self, "_by_id", cache)
         return cache
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "model": self.model,
-            "dataset_name": self.dataset_name,
-            "dataset_sha256": self.dataset_sha256,
-            "dataset_size": self.dataset_size,
-            "problems": [p.to_json() for p in self.problems],
-            "samples": [[s.task_id, s.index, s.completion, s.order, s.raw] for s in self.samples],
-            "notes": list(self.notes),
-        }
+    def to_wire(self) -> str:
+        """What a worker needs to collect and judge the samples, as one JSON string.
+
+        Only the fields judging reads travel: a problem set's extra fields may hold values (integers
+        beyond 64 bits, say) that an execnet channel refuses, and the raw model answers stay here.
+        """
+        return json.dumps(
+            {
+                "model": self.model,
+                "dataset_name": self.dataset_name,
+                "dataset_sha256": self.dataset_sha256,
+                "dataset_size": self.dataset_size,
+                "problems": [[getattr(p, name) for name in _JUDGING_FIELDS] for p in self.problems],
+                "samples": [[s.task_id, s.index, s.completion, s.order] for s in self.samples],
+                "notes": list(self.notes),
+            }
+        )
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Plan:
+    def from_wire(cls, text: str) -> Plan:
+        data = json.loads(text)
         return cls(
             model=data["model"],
             dataset_name=data["dataset_name"],
             dataset_sha256=data["dataset_sha256"],
             dataset_size=data["dataset_size"],
-            problems=tuple(Problem.from_json(p) for p in data["problems"]),
+            problems=tuple(Problem(**dict(zip(_JUDGING_FIELDS, row))) for row in data["problems"]),
             samples=tuple(Sample(*row) for row in data["samples"]),
             notes=tuple(data["notes"]),
         )
@@ -147,6 +182,7 @@ def build_plan(
     )
     completions = backend.complete(request)
     samples = _number_samples(completions, {p.task_id for p in selected}, backend.name)
+    origins = Counter(getattr(c, "origin", "given") for c in completions)
     covered = {s.task_id for s in samples}
     position = {p.task_id: i for i, p in enumerate(dataset.problems)}
     samples.sort(key=lambda s: (position[s.task_id], s.index))
@@ -168,6 +204,7 @@ def build_plan(
         problems=tuple(p for p in selected if p.task_id in covered),
         samples=tuple(samples),
         notes=tuple(notes),
+        provenance=Provenance(origins["generated"], origins["cache"], origins["given"]),
     )
 
 

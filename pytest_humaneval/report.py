@@ -1,6 +1,6 @@
 """Results of a run: per-sample outcomes in, pass@k summary, terminal lines and report files out.
 
-Plain Python; the controller-side pytest object in :mod:`.session` feeds it.
+Plain Python; the controller-side pytest object in :mod:`.controller` feeds it.
 """
 
 from __future__ import annotations
@@ -89,6 +89,7 @@ def terminal_lines(
     summary: Summary,
     comparison: Comparison | None = None,
     verdict: Verdict | None = None,
+    generation: str | None = None,
 ) -> list[str]:
     """The humaneval section of the terminal summary: short enough for a CI log."""
     lines = [f"model: {plan.model}", f"dataset: {plan.dataset_name} (sha256 {plan.dataset_sha256[:12]})"]
@@ -106,6 +107,8 @@ def terminal_lines(
     lines.append(f"samples: {summary.samples_run} run: {counts}")
     lines.append(f"problems solved: {summary.problems_solved} of {summary.problems_evaluated}")
     lines.append(f"time: {summary.duration:.2f} s wall, {summary.sandbox_time:.2f} s inside sample processes")
+    if generation is not None:
+        lines.append(generation)
     lines.extend(f"note: {note}" for note in summary.notes)
     if comparison is not None:
         lines.extend(comparison_lines(comparison))

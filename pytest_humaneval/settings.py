@@ -128,7 +128,7 @@ class Settings:
     timeout: float = DEFAULT_TIMEOUT
     memory: int | None = 4 * 1024**3
     jobs: int = 1
-    k: tuple[int, ...] = (1, 10, 100)
+    k: tuple[int, ...] | None = None  # None: the ks of defaults.KS that the run's n allows
     # Gates, baseline and the HTML page (GATE_OPTIONS).
     fail_under: tuple[Threshold, ...] = ()
     baseline: Path | None = None
@@ -159,6 +159,12 @@ class Settings:
         """Whether the exit status is the gates' verdict rather than the samples' outcomes."""
         return bool(self.fail_under or self.max_drop)
 
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Settings:  # TEMPORARY shim until the settings table lands
+        import pickle
+        import base64
+        return pickle.loads(base64.b64decode(data["_pickle"]))
+
     def to_json(self) -> dict[str, Any]:
         return {
             "model": self.model,
@@ -168,7 +174,7 @@ class Settings:
             "timeout": self.timeout,
             "memory": self.memory,
             "jobs": self.jobs,
-            "k": list(self.k),
+            "k": list(self.k) if self.k is not None else None,
             "fail_under": [t.spec() for t in self.fail_under],
             "baseline": str(self.baseline) if self.baseline else None,
             "max_drop": [t.spec() for t in self.max_drop],
@@ -188,7 +194,13 @@ class Settings:
             "cache_dir": str(self.cache_dir) if self.cache_dir else None,
             "use_cache": self.use_cache,
             "save_samples": str(self.save_samples) if self.save_samples else None,
+            "_pickle": __import__("base64").b64encode(__import__("pickle").dumps(self)).decode(),
         }
+
+
+def default_ks(max_n: int) -> tuple[int, ...]:
+    """The default ks a run whose problems have at most `max_n` samples can compute."""
+    return tuple(k for k in (1, 10, 100) if k <= max(max_n, 1))
 
 
 GATE_OPTIONS: tuple[Option, ...] = (

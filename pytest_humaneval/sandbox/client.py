@@ -100,6 +100,11 @@ class Sandbox:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
+    def start(self) -> list[str]:
+        """Start the fork server; what the kernel did not allow, in words."""
+        self._server()
+        return self.isolation_gaps()
+
     def isolation_gaps(self) -> list[str]:
         """What the kernel did not allow, in words; empty when every layer is in place."""
         if not self.isolation:

@@ -1,0 +1,83 @@
+"""Running samples in the process that executes items: one sandbox, or a pool that runs ahead.
+
+Registered only where items run (a run without xdist, or each xdist worker), and found by the items
+through ``config.stash[RUNNER]``: items call it, it never imports them.
+"""
+
+from __future__ import annotations
+
+import itertools
+import warnings
+from collections.abc import Callable, Iterable
+
+import pytest
+
+from .pool import SamplePool
+from .sandbox import Limits, Outcome, Program, Sandbox
+from .settings import Settings
+
+PLUGIN_NAME = "humaneval-runner"
+
+ProgramFactory = Callable[[], Program]
+# The samples pytest will run from the current one on, in its order: (key, how to build its program).
+Upcoming = Iterable[tuple[str, ProgramFactory]]
+
+
+class SampleRunner:
+    """Judges samples under the run's settings; starts its sandboxes on first use, stops them at the end."""
+
+    def __init__(self, settings: Settings, hide: tuple[str, ...], jobs: int) -> None:
+        self.limits = Limits(timeout=settings.timeout, memory=settings.memory)
+        self.hide = hide  # files samples must not see (a dataset file with the tests)
+        self.jobs = jobs
+        self._sandbox: Sandbox | None = None
+        self._pool: SamplePool | None = None
+
+    def outcome(self, key: str, program: ProgramFactory, upcoming: Upcoming) -> Outcome:
+        """The outcome of one sample: run here, or taken from the pool that runs the next ones ahead."""
+        if self.jobs == 1:
+            if self._sandbox is None:
+                self._sandbox = self._started_sandbox(warn=True)
+            return self._sandbox.run(program())
+        pool = self._sample_pool()
+        for ahead_key, ahead in itertools.islice(upcoming, pool.lookahead):
+            pool.submit(ahead_key, ahead)
+        return pool.outcome(key, program)
+
+    def _started_sandbox(self, warn: bool) -> Sandbox:
+        sandbox = Sandbox(self.limits, hide=self.hide)
+        gaps = sandbox.start()
+        if gaps and warn:
+            # Once per process, as a pytest warning: the run goes on with what the kernel allows.
+            warnings.warn(
+                pytest.PytestWarning(
+                    "humaneval: the sandbox runs with reduced isolation on this machine: " + "; ".join(gaps)
+                ),
+                stacklevel=1,
+            )
+        return sandbox
+
+    def _sample_pool(self) -> SamplePool:
+        if self._pool is None:
+            # Every server starts here, in the main thread: a server dies with the thread that started it.
+            self._pool = SamplePool([self._started_sandbox(warn=i == 0) for i in range(self.jobs)])
+        return self._pool
+
+    def close(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.close()
+        sandbox, self._sandbox = self._sandbox, None
+        if sandbox is not None:
+            sandbox.close()
+
+    def pytest_sessionfinish(self) -> None:
+        self.close()
+
+    def pytest_unconfigure(self, config: pytest.Config) -> None:
+        self.close()
+        del config.stash[RUNNER]
+        config.pluginmanager.unregister(self)
+
+
+RUNNER = pytest.StashKey[SampleRunner]()
