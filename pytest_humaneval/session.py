@@ -20,6 +20,7 @@ import pytest
 from . import __version__
 from .baseline import Baseline, Comparison, check_compatible, compare, load_baseline
 from .dataset import load
+from .defaults import KS
 from .errors import HumanEvalInputError, HumanEvalWarning
 from .gate import Verdict, evaluate
 from .generation import request_parts, sampling_warnings
@@ -282,10 +283,12 @@ class HumanEvalSession:
         if self.is_worker:
             return
         settings = self.settings
-        self.summary = summarize(self.plan, self.outcomes, settings.k, time.perf_counter() - self.started)
+        # k=None: none named. Until the summary picks default_ks(n) itself, report every k of KS.
+        ks = settings.k if settings.k is not None else KS
+        self.summary = summarize(self.plan, self.outcomes, ks, time.perf_counter() - self.started)
         if self.baseline is not None:
             self.comparison = compare(
-                self.baseline, self.summary.per_problem, settings.k, settings.to_json(), __version__
+                self.baseline, self.summary.per_problem, ks, settings.to_json(), __version__
             )
         if settings.gated:
             self.verdict = evaluate(
