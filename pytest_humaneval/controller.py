@@ -9,6 +9,7 @@ before xdist's starts the workers, which are sent the plan.
 from __future__ import annotations
 
 import sys
+from collections import Counter
 import time
 from collections.abc import Generator
 from datetime import datetime, timezone
@@ -26,7 +27,6 @@ from .generation import request_parts, sampling_warnings
 from .models import BUILTIN_SPECS
 from .models.samples_file import write_samples
 from .plan import Plan, build_plan
-from .retry import GenerationError
 from .report import (
     SCHEMA_VERSION,
     RunInfo,
@@ -39,6 +39,7 @@ from .report import (
     write_report,
     write_results,
 )
+from .retry import GenerationError
 from .sandbox import Outcome, OutcomeKind
 from .settings import Settings, default_ks
 
@@ -109,13 +110,15 @@ def add_junit_properties(config: pytest.Config, summary: Summary, verdict: Verdi
 
 
 def ks_for(settings: Settings, plan: Plan) -> tuple[int, ...]:
-    """The ks the user named, else the default ks that the plan's largest n allows."""
+    """The ks the user named, else the default ks that the plan's largest n allows and those gated on."""
     if settings.k is not None:
         return settings.k
-    per_problem: dict[str, int] = {}
-    for sample in plan.samples:
-        per_problem[sample.task_id] = per_problem.get(sample.task_id, 0) + 1
-    return default_ks(max(per_problem.values(), default=1))
+    per_problem = Counter(sample.task_id for sample in plan.samples)
+    ks = list(default_ks(max(per_problem.values(), default=1)))
+    for threshold in settings.fail_under + settings.max_drop:
+        if threshold.k is not None and threshold.k not in ks:
+            ks.append(threshold.k)  # a gate on a k that cannot be computed then says why
+    return tuple(sorted(ks))
 
 
 class Controller:
@@ -198,10 +201,16 @@ class Controller:
         ks = ks_for(settings, plan)
         self.summary = summarize(plan, self.outcomes, ks, time.perf_counter() - self.started)
         if self.baseline is not None:
-            self.comparison = compare(self.baseline, self.summary.per_problem, ks, settings.to_json(), __version__)
+            self.comparison = compare(
+                self.baseline, self.summary.per_problem, ks, settings.to_json(), __version__
+            )
         if settings.gated:
             self.verdict = evaluate(
-                self.summary.pass_at_k, settings.fail_under, self.comparison, settings.max_drop, settings.alpha
+                self.summary.pass_at_k,
+                settings.fail_under,
+                self.comparison,
+                settings.max_drop,
+                settings.alpha,
             )
             session.exitstatus = self._gated_exit_status(session.exitstatus, self.verdict)
         if settings.report is not None or settings.html is not None:

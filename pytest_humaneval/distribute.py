@@ -14,7 +14,6 @@ from typing import Any
 
 import pytest
 
-from .plan import Plan
 from .settings import Settings
 
 WORKERINPUT_KEY = "humaneval"

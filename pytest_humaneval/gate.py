@@ -35,7 +35,11 @@ class Threshold:
     value: float
 
     def spec(self) -> str:
-        return f"{self.value:g}" if self.k is None else f"pass@{self.k}={self.value:g}"
+        """As the user writes it, and what parse_thresholds reads back to an equal Threshold."""
+        value = f"{self.value:g}"
+        if float(value) != self.value:  # :g keeps six digits; the settings shipped to workers need all
+            value = repr(self.value)
+        return value if self.k is None else f"pass@{self.k}={value}"
 
 
 def parse_thresholds(text: str, flag: str, *, bare_allowed: bool) -> tuple[Threshold, ...]:

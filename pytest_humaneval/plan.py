@@ -7,12 +7,11 @@ need neither the dataset files nor the model, and all collect the same ids.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Sequence
 import json
+import re
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from .dataset import Dataset, Problem
 from .errors import HumanEvalInputError
@@ -111,7 +110,9 @@ class Plan:
             dataset_name=data["dataset_name"],
             dataset_sha256=data["dataset_sha256"],
             dataset_size=data["dataset_size"],
-            problems=tuple(Problem(**dict(zip(_JUDGING_FIELDS, row))) for row in data["problems"]),
+            problems=tuple(
+                Problem(**dict(zip(_JUDGING_FIELDS, row, strict=True))) for row in data["problems"]
+            ),
             samples=tuple(Sample(*row) for row in data["samples"]),
             notes=tuple(data["notes"]),
         )

@@ -54,8 +54,8 @@ def pytest_humaneval_make_backend(spec: str, config: pytest.Config) -> object | 
 
 @pytest.hookimpl(tryfirst=True)  # registered before xdist's session, whose hooks come after ours
 def pytest_configure(config: pytest.Config) -> None:
-    if getattr(config.option, "showfixtures", False) or getattr(config.option, "show_fixtures_per_test", False):
-        return
+    if any(getattr(config.option, name, False) for name in ("showfixtures", "show_fixtures_per_test")):
+        return  # these list the project's fixtures; they have no samples to collect
     from .distribute import received
 
     shipment = received(config)

@@ -4,6 +4,13 @@ from pathlib import Path
 
 import pytest
 
+# In-process pytester runs (runpytest) forget the modules a run imported; numpy's C extension cannot load
+# twice in one process, so the plugin's lazily imported parts are loaded here, once, before any run.
+import pytest_humaneval.controller
+import pytest_humaneval.distribute
+import pytest_humaneval.items
+import pytest_humaneval.runner  # noqa: F401
+
 from .helpers import ADD_PROBLEM, NEG_PROBLEM, write_jsonl
 
 pytest_plugins = ["pytester"]

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import gzip
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -56,7 +57,25 @@ def test_canonical_plan_repeats_n_times_with_stable_names(humaneval: Dataset) ->
         f"humaneval::HumanEval/{t}[{i}]" for t in (1, 3) for i in range(3)
     ]
     assert plan.notes == ("subset: 2 of 164 problems selected by --humaneval-tasks=3,1",)
-    assert Plan.from_json(json.loads(json.dumps(plan.to_json()))) == plan
+    decoded = Plan.from_wire(plan.to_wire())
+    assert decoded.samples == tuple(replace(s, raw=None) for s in plan.samples)
+    assert decoded.problems == plan.problems  # the bundled problems have no extra fields
+    assert (decoded.model, decoded.dataset_sha256, decoded.notes) == (plan.model, plan.dataset_sha256, plan.notes)
+
+
+def test_the_wire_form_carries_only_what_judging_needs(humaneval: Dataset) -> None:
+    huge = 2**70  # beyond what an execnet channel carries as an int
+    problem = replace(humaneval["HumanEval/0"], extra={"plus_input": [[huge, 1.5]], "atol": 0})
+    dataset = Dataset("extra", (problem,), "0" * 64)
+    backend = builtin_backend("canonical", Path.cwd())
+    assert backend is not None
+    plan = build_plan(backend, dataset, None, 2)
+    wire = plan.to_wire()
+    assert isinstance(wire, str)
+    assert str(huge) not in wire and "plus_input" not in wire
+    decoded = Plan.from_wire(wire)
+    assert decoded.problems == (replace(problem, extra={}),)
+    assert [s.name for s in decoded.samples] == ["HumanEval/0[0]", "HumanEval/0[1]"]
 
 
 def test_samples_file_keeps_input_order_and_counts_n_per_task(tmp_path: Path, humaneval: Dataset) -> None:

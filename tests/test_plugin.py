@@ -39,8 +39,9 @@ def behaviour_samples(pytester: pytest.Pytester) -> Path:
 
 
 def test_every_behaviour_gets_its_outcome(
-    pytester: pytest.Pytester, tiny_dataset: Path, xdist_args: tuple[str, ...]
+    pytester: pytest.Pytester, tiny_dataset: Path, xdist_args: tuple[str, ...], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("COLUMNS", "200")  # pytest trims each short-summary line to the terminal's width
     behaviour_samples(pytester)
     result = pytester.runpytest_subprocess(
         "--humaneval-model=samples:samples.jsonl",
@@ -72,12 +73,14 @@ def test_every_behaviour_gets_its_outcome(
             "problems solved: 2 of 2",
         ]
     )
-    # The failure report says what happened and where.
+    # The failure report says what happened and where, in one line per failing sample.
     result.stdout.fnmatch_lines(
         [
-            "*T/0 sample 1: failed: AssertionError (test line 5: assert candidate(1, 2) == 3)*",
+            "FAILED humaneval::T/0[[]1[]] - T/0 sample 1: failed: AssertionError"
+            " (test line 5: assert candidate(1, 2) == 3)",
         ]
     )
+    assert result.stdout.str().count("T/0 sample 1:") == 1
     results = [json.loads(line) for line in (pytester.path / "results.jsonl").read_text().splitlines()]
     assert [r["task_id"] for r in results] == ["T/0"] * 8 + ["T/1"]  # input order
     assert [r["result"] for r in results][:2] == ["passed", "failed: "]
@@ -97,7 +100,7 @@ def test_canonical_on_bundled_subset(pytester: pytest.Pytester, xdist_args: tupl
     result.stdout.fnmatch_lines(
         [
             "pass@1: 1.0000  (95% CI *, 11 problems, n=2)",
-            "pass@10: not computed: *",
+            "samples: 22 run: *",
             "note: subset: 11 of 164 problems selected by --humaneval-tasks=0-9,42",
         ]
     )
