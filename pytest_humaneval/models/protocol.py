@@ -1,4 +1,8 @@
-"""Model backends: where completions come from. One module per backend, behind one Protocol."""
+"""The interface between the plugin and its model backends: what is asked, and what comes back.
+
+Backends and the generation machinery import this module, never the package's ``__init__``, which
+re-exports it and the table of built-in backends (that table imports the backends, lazily).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, Protocol, runtime_checkable
 
+from .. import defaults
 from ..dataset import Dataset, Problem
 
 
@@ -40,8 +45,8 @@ class GenerationOptions:
     prompt_style: PromptStyle = "auto"
     concurrency: int | None = None  # parallel requests, or the batch size of a local model
     base_url: str | None = None
-    request_timeout: float = 300.0
-    retries: int = 5
+    request_timeout: float = defaults.REQUEST_TIMEOUT
+    retries: int = defaults.RETRIES
     cache_dir: Path | None = None  # None: no cache
     progress: bool = False  # draw a progress bar on stderr
     base_dir: Path = Path(".")  # where relative paths and python: modules are looked up
@@ -70,42 +75,3 @@ class Backend(Protocol):
     def complete(self, request: GenerationRequest) -> Sequence[Completion]:
         """Return the samples in the order they should be reported; several per task make n > 1."""
         ...
-
-
-def builtin_backend(spec: str, base_dir: Path) -> Backend | None:
-    """The backends that ship with the plugin, or None when `spec` is not one of them."""
-    if spec == "canonical":
-        from .canonical import CanonicalBackend
-
-        return CanonicalBackend()
-    if spec.startswith("samples:"):
-        from .samples_file import SamplesFileBackend
-
-        return SamplesFileBackend(spec, base_dir / spec.removeprefix("samples:"))
-    if spec.startswith("openai:"):
-        from .openai_api import OpenAIBackend
-
-        return OpenAIBackend(spec)
-    if spec.startswith("hf:"):
-        from .hf import HuggingFaceBackend
-
-        return HuggingFaceBackend(spec)
-    if spec.startswith("python:"):
-        from .python_callable import PythonCallableBackend
-
-        return PythonCallableBackend(spec, base_dir)
-    return None
-
-
-BUILTIN_SPECS = "canonical, samples:PATH, openai:MODEL, hf:NAME_OR_PATH, python:MODULE:FUNCTION"
-
-__all__ = [
-    "BUILTIN_SPECS",
-    "Backend",
-    "Completion",
-    "GenerationOptions",
-    "GenerationRequest",
-    "PromptStyle",
-    "Sampling",
-    "builtin_backend",
-]
