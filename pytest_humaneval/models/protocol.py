@@ -1,7 +1,8 @@
 """The interface between the plugin and its model backends: what is asked, and what comes back.
 
-Backends and the generation machinery import this module, never the package's ``__init__``, which
-re-exports it and the table of built-in backends (that table imports the backends, lazily).
+Backends and the generation machinery import their names from here, not from the package: its
+``__init__`` re-exports this module and the table of built-in backends, and an implementation that
+imported names through it would depend on the table that names the implementations.
 """
 
 from __future__ import annotations
