@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from pytest_humaneval.cache import CompletionCache
 from pytest_humaneval.dataset import load
 from pytest_humaneval.errors import HumanEvalInputError
 from pytest_humaneval.generation import (
@@ -20,9 +19,16 @@ from pytest_humaneval.generation import (
     request_parts,
     sampling_warnings,
 )
+from pytest_humaneval.generation.cache import CompletionCache
+from pytest_humaneval.generation.progress import Progress
+from pytest_humaneval.generation.retry import (
+    Backoff,
+    GenerationError,
+    TransientError,
+    parse_retry_after,
+    with_retries,
+)
 from pytest_humaneval.models import GenerationOptions, GenerationRequest, Sampling
-from pytest_humaneval.progress import Progress
-from pytest_humaneval.retry import Backoff, GenerationError, TransientError, parse_retry_after, with_retries
 from pytest_humaneval.settings import Settings
 
 

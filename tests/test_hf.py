@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from pytest_humaneval.dataset import Dataset, load
+from pytest_humaneval.generation.postprocess import extract
 from pytest_humaneval.models import Completion, GenerationOptions, GenerationRequest, Sampling
-from pytest_humaneval.postprocess import extract
 
 from .helpers import read_report
 

@@ -9,7 +9,13 @@ from __future__ import annotations
 import pytest
 
 from pytest_humaneval.dataset import Dataset, Problem, load
-from pytest_humaneval.postprocess import COMPLETION_STOPS, chat_message, cut_at_stops, extract, strip_thinking
+from pytest_humaneval.generation.postprocess import (
+    COMPLETION_STOPS,
+    chat_message,
+    cut_at_stops,
+    extract,
+    strip_thinking,
+)
 
 
 @pytest.fixture(scope="module")

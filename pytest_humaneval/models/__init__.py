@@ -1,107 +1,20 @@
-"""Model backends: where completions come from. One module per backend, behind one Protocol."""
+"""Model backends: where completions come from. One module per backend, behind one Protocol.
+
+Re-exports only: the interface lives in :mod:`.protocol` (which backends import) and the table of
+built-in backends in :mod:`.builtins`.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Literal, Protocol, runtime_checkable
-
-from ..dataset import Dataset, Problem
-
-
-@dataclass(frozen=True)
-class Completion:
-    """One sample for one problem: the text executed after the prompt, and the model's raw output."""
-
-    task_id: str
-    completion: str
-    raw: str | None = None
-
-
-PromptStyle = Literal["auto", "completion", "chat"]
-
-
-@dataclass(frozen=True)
-class Sampling:
-    """How one sample is drawn. `seed` is already the sample's own (the run's seed plus its index)."""
-
-    temperature: float = 0.0
-    top_p: float = 1.0
-    max_tokens: int | None = None  # None: the backend's default for its prompt style
-    seed: int | None = None
-    stop: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class GenerationOptions:
-    """How generating backends reach their model; none of it changes what a model is asked."""
-
-    prompt_style: PromptStyle = "auto"
-    concurrency: int | None = None  # parallel requests, or the batch size of a local model
-    base_url: str | None = None
-    request_timeout: float = 300.0
-    retries: int = 5
-    cache_dir: Path | None = None  # None: no cache
-    progress: bool = False  # draw a progress bar on stderr
-    base_dir: Path = Path(".")  # where relative paths and python: modules are looked up
-
-
-@dataclass(frozen=True)
-class GenerationRequest:
-    """What a backend is asked for: samples for `problems` (a selection from `dataset`)."""
-
-    dataset: Dataset
-    problems: tuple[Problem, ...]
-    n: int | None  # samples per problem asked for on the command line; None: the backend's default
-    sampling: Sampling = field(default_factory=Sampling)  # the run's settings; seed is the run's seed
-    options: GenerationOptions = field(default_factory=GenerationOptions)
-
-
-@runtime_checkable
-class Backend(Protocol):
-    """Anything that can produce completions. Register new ones with ``pytest_humaneval_make_backend``."""
-
-    @property
-    def name(self) -> str:
-        """The spec that made this backend, for the report."""
-        ...
-
-    def complete(self, request: GenerationRequest) -> Sequence[Completion]:
-        """Return the samples in the order they should be reported; several per task make n > 1."""
-        ...
-
-
-def builtin_backend(spec: str, base_dir: Path) -> Backend | None:
-    """The backends that ship with the plugin, or None when `spec` is not one of them."""
-    if spec == "canonical":
-        from .canonical import CanonicalBackend
-
-        return CanonicalBackend()
-    if spec.startswith("samples:"):
-        from .samples_file import SamplesFileBackend
-
-        return SamplesFileBackend(spec, base_dir / spec.removeprefix("samples:"))
-    if spec.startswith("openai:"):
-        from .openai_api import OpenAIBackend
-
-        return OpenAIBackend(spec)
-    if spec.startswith("hf:"):
-        from .hf import HuggingFaceBackend
-
-        return HuggingFaceBackend(spec)
-    if spec.startswith("python:"):
-        from .python_callable import PythonCallableBackend
-
-        return PythonCallableBackend(spec, base_dir)
-    return None
-
-
-BUILTIN_SPECS = "canonical, samples:PATH, openai:MODEL, hf:NAME_OR_PATH, python:MODULE:FUNCTION"
+from .builtins import BUILTIN_SPECS, BUILTINS, MODEL_HELP, Builtin, builtin_backend
+from .protocol import Backend, Completion, GenerationOptions, GenerationRequest, PromptStyle, Sampling
 
 __all__ = [
+    "BUILTINS",
     "BUILTIN_SPECS",
+    "MODEL_HELP",
     "Backend",
+    "Builtin",
     "Completion",
     "GenerationOptions",
     "GenerationRequest",

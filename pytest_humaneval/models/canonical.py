@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-from . import Completion, GenerationRequest
+from pathlib import Path
+
+from .protocol import Completion, GenerationRequest
 
 
 class CanonicalBackend:
     """`--humaneval-n=N` repeats each reference solution N times (handy for benchmarks)."""
 
     name = "canonical"
+
+    @classmethod
+    def from_spec(cls, spec: str, base_dir: Path) -> CanonicalBackend:
+        return cls()
 
     def complete(self, request: GenerationRequest) -> list[Completion]:
         n = request.n or 1

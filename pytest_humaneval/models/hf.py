@@ -15,9 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import HumanEvalInputError
-from ..generation import GeneratingBackend, Job, import_extra, resolve_style
-from ..retry import GenerationError
-from . import GenerationRequest, PromptStyle
+from ..generation.backend import GeneratingBackend, import_extra
+from ..generation.prompting import Job, resolve_style
+from ..generation.retry import GenerationError
+from .protocol import GenerationRequest, PromptStyle
 
 DEFAULT_BATCH = 8
 
@@ -32,6 +33,10 @@ class HuggingFaceBackend(GeneratingBackend):
             )
         import_extra("torch", "hf", spec)
         import_extra("transformers", "hf", spec)
+
+    @classmethod
+    def from_spec(cls, spec: str, base_dir: Path) -> HuggingFaceBackend:
+        return cls(spec)  # a relative path is resolved against the request's base_dir, at load
 
     def generator(self, request: GenerationRequest) -> HuggingFaceGenerator:
         options = request.options

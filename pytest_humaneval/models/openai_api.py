@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from ..errors import HumanEvalInputError
-from ..generation import GeneratingBackend, Job, Style, import_extra, resolve_style
-from ..retry import Backoff, TransientError, with_retries
-from . import GenerationRequest
+from ..generation.backend import GeneratingBackend, import_extra
+from ..generation.prompting import Job, Style, resolve_style
+from ..generation.retry import Backoff, GenerationError, TransientError, parse_retry_after, with_retries
+from .protocol import GenerationRequest
 
 OPENAI_URL = "https://api.openai.com/v1"
 DEFAULT_CONCURRENCY = 16
@@ -31,6 +33,10 @@ class OpenAIBackend(GeneratingBackend):
                 f"--humaneval-model={spec!r} names no model; use openai:MODEL, e.g. openai:gpt-4o-mini"
             )
         import_extra("openai", "openai", spec)
+
+    @classmethod
+    def from_spec(cls, spec: str, base_dir: Path) -> OpenAIBackend:
+        return cls(spec)
 
     def generator(self, request: GenerationRequest) -> OpenAIGenerator:
         options = request.options
@@ -140,8 +146,6 @@ def _body(response: Any) -> str:
 
 
 def _retry_after(headers: Any) -> float | None:
-    from ..retry import parse_retry_after
-
     milliseconds = headers.get("retry-after-ms")
     if milliseconds:
         try:
@@ -152,6 +156,4 @@ def _retry_after(headers: Any) -> float | None:
 
 
 def _permanent(what: str, answer: str) -> Exception:
-    from ..retry import GenerationError
-
     return GenerationError(f"{what}: {answer}")

@@ -19,9 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import HumanEvalInputError
-from ..generation import GeneratingBackend, Job, Style, resolve_style
-from ..retry import GenerationError
-from . import GenerationRequest
+from ..generation.backend import GeneratingBackend
+from ..generation.prompting import Job, Style, resolve_style
+from ..generation.retry import GenerationError
+from .protocol import GenerationRequest
 
 
 class PythonCallableBackend(GeneratingBackend):
@@ -49,6 +50,10 @@ class PythonCallableBackend(GeneratingBackend):
             )
         self.function: Callable[..., Any] = target
         self.source_digest = _source_digest(module)
+
+    @classmethod
+    def from_spec(cls, spec: str, base_dir: Path) -> PythonCallableBackend:
+        return cls(spec, base_dir)
 
     def generator(self, request: GenerationRequest) -> PythonCallableGenerator:
         options = request.options

@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from ..errors import HumanEvalInputError
-from . import Completion, GenerationRequest
+from .protocol import Completion, GenerationRequest
 
 
 class SamplesFileBackend:
@@ -21,6 +21,10 @@ class SamplesFileBackend:
     def __init__(self, name: str, path: Path) -> None:
         self.name = name
         self.path = path
+
+    @classmethod
+    def from_spec(cls, spec: str, base_dir: Path) -> SamplesFileBackend:
+        return cls(spec, base_dir / spec.removeprefix("samples:"))
 
     def complete(self, request: GenerationRequest) -> list[Completion]:
         if request.n is not None:

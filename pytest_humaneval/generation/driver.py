@@ -1,56 +1,27 @@
-"""Generating samples from a model: prompts out, raw answers in, completions kept. Controller side.
+"""The threaded driver: prompts out, raw answers in, completions kept. Controller side.
 
-Every generating backend (``openai:``, ``hf:``, ``python:``) hands this module a :class:`Generator`
-that turns a batch of prompts into raw answers. This module decides what is asked (the prompt in the
-backend's style, each sample's sampling settings), asks only for what the cache lacks, runs batches
-in parallel threads, writes each finished sample to the cache, draws the progress bar, and turns raw
-answers into completions. Plain Python, no pytest.
+Every generating backend hands :func:`generate` a :class:`Generator` that turns a batch of prompts
+into raw answers. The driver builds the jobs (:mod:`.prompting`), asks only for what the cache lacks,
+runs batches in parallel threads, writes each finished sample to the cache, draws the progress bar,
+and turns raw answers into completions (:mod:`.postprocess`). Plain Python, no pytest.
 """
 
 from __future__ import annotations
 
-import importlib
 import itertools
 import queue
 import sys
 import threading
-from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, replace
-from pathlib import Path
-from types import ModuleType
-from typing import Any, Literal, Protocol
+from dataclasses import asdict, replace
+from typing import Any, Protocol
 
+from ..models.protocol import Completion, GenerationOptions, GenerationRequest
 from .cache import CompletionCache
-from .dataset import Problem
-from .errors import HumanEvalInputError
-from .models import Completion, GenerationOptions, GenerationRequest, PromptStyle, Sampling
-from .postprocess import COMPLETION_STOPS, chat_message, extract
+from .postprocess import extract
+from .progress import Progress
+from .prompting import Job, Style, jobs_for
 from .retry import GenerationError
-from .settings import Settings
-
-Style = Literal["completion", "chat"]
-Payload = str | list[dict[str, str]]  # a prompt, or chat messages
-
-DEFAULT_MAX_TOKENS: dict[Style, int] = {"completion": 512, "chat": 2048}  # chat answers think and explain
-DEFAULT_SAMPLED_TEMPERATURE = 0.8
-DEFAULT_SAMPLED_TOP_P = 0.95
-
-
-@dataclass(frozen=True)
-class Job:
-    """One sample to generate: what is sent, and how it is sampled."""
-
-    problem: Problem
-    index: int
-    payload: Payload
-    sampling: Sampling
-    key: str = ""
-
-    @property
-    def prompt_text(self) -> str:
-        """The prompt as one string (the user message for chat), for backends that want text."""
-        return self.payload if isinstance(self.payload, str) else self.payload[-1]["content"]
 
 
 class Generator(Protocol):
@@ -67,55 +38,6 @@ class Generator(Protocol):
     def generate(self, jobs: Sequence[Job]) -> list[str]:
         """Raw answers for `jobs`, in order. Raise GenerationError when the model cannot answer."""
         ...
-
-
-class GeneratingBackend(ABC):
-    """A backend whose samples come from a model through :func:`generate`."""
-
-    name: str
-
-    def complete(self, request: GenerationRequest) -> list[Completion]:
-        return generate(self.generator(request), request)
-
-    @abstractmethod
-    def generator(self, request: GenerationRequest) -> Generator:
-        """Connect to or load the model for this request."""
-
-
-def import_extra(module: str, extra: str, spec: str) -> ModuleType:
-    """Import a backend's heavy dependency, or say which extra installs it."""
-    try:
-        return importlib.import_module(module)
-    except ImportError as exc:
-        raise HumanEvalInputError(
-            f"--humaneval-model={spec} needs the {module} package, which is not installed ({exc}); "
-            f'install it with: pip install "pytest-humaneval[{extra}]"'
-        ) from None
-
-
-def resolve_style(asked: PromptStyle, auto: Style) -> Style:
-    return auto if asked == "auto" else asked
-
-
-def jobs_for(request: GenerationRequest, style: Style) -> list[Job]:
-    """Every sample of the request, in plan order, with its payload and its own sampling settings."""
-    run = request.sampling
-    sampling = replace(
-        run,
-        max_tokens=run.max_tokens or DEFAULT_MAX_TOKENS[style],
-        stop=COMPLETION_STOPS if style == "completion" else (),
-    )
-    jobs = []
-    for problem in request.problems:
-        payload: Payload = (
-            problem.prompt
-            if style == "completion"
-            else [{"role": "user", "content": chat_message(problem.prompt)}]
-        )
-        for index in range(request.n or 1):
-            seed = None if run.seed is None else run.seed + index  # n samples, n different draws
-            jobs.append(Job(problem, index, payload, replace(sampling, seed=seed)))
-    return jobs
 
 
 def generate(generator: Generator, request: GenerationRequest) -> list[Completion]:
@@ -156,8 +78,6 @@ def _run(
     starts, and what is in flight is kept if it finishes. The threads are daemons: Ctrl-C ends the
     run without waiting for requests in flight (finished samples are in the cache already).
     """
-    from .progress import Progress
-
     progress = Progress(total, done, enabled=options.progress)
     answers: dict[int, str] = {}
     failure: BaseException | None = None
@@ -230,40 +150,3 @@ def _next(
             return finished.get(timeout=0.2)
         except queue.Empty:
             continue
-
-
-def request_parts(
-    settings: Settings, cache_dir: Path | None, progress: bool, base_dir: Path
-) -> tuple[Sampling, GenerationOptions]:
-    """The sampling settings and generation options of a run, defaults filled in."""
-    sampled = (settings.n or 1) > 1
-    temperature = settings.temperature
-    if temperature is None:
-        temperature = DEFAULT_SAMPLED_TEMPERATURE if sampled else 0.0  # greedy for one sample
-    top_p = settings.top_p
-    if top_p is None:
-        top_p = DEFAULT_SAMPLED_TOP_P if temperature > 0 else 1.0
-    sampling = Sampling(
-        temperature=temperature, top_p=top_p, max_tokens=settings.max_tokens, seed=settings.seed
-    )
-    options = GenerationOptions(
-        prompt_style=settings.prompt_style,
-        concurrency=settings.concurrency,
-        base_url=settings.base_url,
-        request_timeout=settings.request_timeout,
-        retries=settings.retries,
-        cache_dir=cache_dir,
-        progress=progress,
-        base_dir=base_dir,
-    )
-    return sampling, options
-
-
-def sampling_warnings(n: int | None, sampling: Sampling) -> list[str]:
-    """What in the settings makes pass@k mean less than it seems."""
-    if (n or 1) > 1 and sampling.temperature == 0:
-        return [
-            f"--humaneval-n={n} with --humaneval-temperature=0: greedy decoding gives the same answer "
-            "n times, so pass@k for k > 1 equals pass@1; sample with a temperature above 0 (e.g. 0.8)"
-        ]
-    return []
