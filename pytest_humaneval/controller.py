@@ -9,8 +9,8 @@ before xdist's starts the workers, which are sent the plan.
 from __future__ import annotations
 
 import sys
-from collections import Counter
 import time
+from collections import Counter
 from collections.abc import Generator
 from datetime import datetime, timezone
 from pathlib import Path
@@ -23,7 +23,7 @@ from .baseline import Baseline, Comparison, check_compatible, compare, load_base
 from .dataset import load
 from .errors import HumanEvalInputError, HumanEvalWarning
 from .gate import Verdict, evaluate
-from .generation import request_parts, sampling_warnings
+from .generation import GenerationError, request_parts, sampling_warnings
 from .models import BUILTIN_SPECS
 from .models.samples_file import write_samples
 from .plan import Plan, build_plan
@@ -39,7 +39,6 @@ from .report import (
     write_report,
     write_results,
 )
-from .retry import GenerationError
 from .sandbox import Outcome, OutcomeKind
 from .settings import Settings, default_ks
 

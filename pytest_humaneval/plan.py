@@ -183,7 +183,7 @@ def build_plan(
     )
     completions = backend.complete(request)
     samples = _number_samples(completions, {p.task_id for p in selected}, backend.name)
-    origins = Counter(getattr(c, "origin", "given") for c in completions)
+    origins = Counter(c.origin for c in completions)
     covered = {s.task_id for s in samples}
     position = {p.task_id: i for i, p in enumerate(dataset.problems)}
     samples.sort(key=lambda s: (position[s.task_id], s.index))

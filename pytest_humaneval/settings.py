@@ -20,6 +20,7 @@ from typing import Any, Literal
 from . import defaults
 from .errors import HumanEvalInputError
 from .gate import DEFAULT_ALPHA, Threshold, parse_alpha, parse_thresholds
+from .models.builtins import MODEL_HELP
 
 ENV_PREFIX = "PYTEST_HUMANEVAL_"
 PROMPT_STYLES = ("auto", "completion", "chat")
@@ -327,8 +328,7 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "model",
         PLAIN,
-        "Model to evaluate: canonical, samples:PATH, openai:MODEL, hf:NAME_OR_PATH, "
-        "python:MODULE:FUNCTION, or a plugin's prefix:NAME",
+        MODEL_HELP,
         "SPEC",
     ),
     Option(

@@ -104,8 +104,8 @@ def test_extra_fields_with_huge_integers_cross_to_xdist_workers(pytester: pytest
 
 
 def test_workers_judge_with_the_controllers_settings(pytester: pytest.Pytester, tiny_dataset: Path) -> None:
-    # A sample that needs 1.6 s (two calls of 0.8 s): within the controller's 3 s limit, beyond the 0.5 s that the workers'
-    # own environment names. Judged with the controller's settings, it passes.
+    # A sample that needs 1.6 s (two calls of 0.8 s): within the controller's 3 s limit, beyond the
+    # 0.5 s that the workers' own environment names. Judged with the controller's settings, it passes.
     slow = "    import time\n    time.sleep(0.8)\n    return a + b\n"
     write_jsonl(pytester.path / "s.jsonl", [{"task_id": "T/0", "completion": slow}])
     worker_env = "popen//env:PYTEST_HUMANEVAL_TIMEOUT=0.5//env:PYTEST_HUMANEVAL_MEMORY=none"

@@ -60,7 +60,11 @@ def test_canonical_plan_repeats_n_times_with_stable_names(humaneval: Dataset) ->
     decoded = Plan.from_wire(plan.to_wire())
     assert decoded.samples == tuple(replace(s, raw=None) for s in plan.samples)
     assert decoded.problems == plan.problems  # the bundled problems have no extra fields
-    assert (decoded.model, decoded.dataset_sha256, decoded.notes) == (plan.model, plan.dataset_sha256, plan.notes)
+    assert (decoded.model, decoded.dataset_sha256, decoded.notes) == (
+        plan.model,
+        plan.dataset_sha256,
+        plan.notes,
+    )
 
 
 def test_the_wire_form_carries_only_what_judging_needs(humaneval: Dataset) -> None:

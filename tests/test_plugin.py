@@ -39,7 +39,10 @@ def behaviour_samples(pytester: pytest.Pytester) -> Path:
 
 
 def test_every_behaviour_gets_its_outcome(
-    pytester: pytest.Pytester, tiny_dataset: Path, xdist_args: tuple[str, ...], monkeypatch: pytest.MonkeyPatch
+    pytester: pytest.Pytester,
+    tiny_dataset: Path,
+    xdist_args: tuple[str, ...],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("COLUMNS", "200")  # pytest trims each short-summary line to the terminal's width
     behaviour_samples(pytester)

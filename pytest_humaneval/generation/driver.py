@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, replace
 from typing import Any, Protocol
 
-from ..models.protocol import Completion, GenerationOptions, GenerationRequest
+from ..models.protocol import Completion, GenerationOptions, GenerationRequest, Origin
 from .cache import CompletionCache
 from .postprocess import extract
 from .progress import Progress
@@ -58,9 +58,11 @@ def generate(generator: Generator, request: GenerationRequest) -> list[Completio
     fresh = _run(generator, batches, cache, options, done=len(jobs) - len(pending), total=len(jobs))
     completions = []
     for job in jobs:
-        raw = fresh[id(job)] if id(job) in fresh else answers[job.key]
+        generated = id(job) in fresh
+        raw = fresh[id(job)] if generated else answers[job.key]
         completion = extract(job.problem.prompt, raw, style, job.problem.entry_point)
-        completions.append(Completion(job.problem.task_id, completion, raw))
+        origin: Origin = "generated" if generated else "cache"
+        completions.append(Completion(job.problem.task_id, completion, raw, origin))
     return completions
 
 

@@ -7,7 +7,7 @@ built-in backends in :mod:`.builtins`.
 from __future__ import annotations
 
 from .builtins import BUILTIN_SPECS, BUILTINS, MODEL_HELP, Builtin, builtin_backend
-from .protocol import Backend, Completion, GenerationOptions, GenerationRequest, PromptStyle, Sampling
+from .protocol import Backend, Completion, GenerationOptions, GenerationRequest, Origin, PromptStyle, Sampling
 
 __all__ = [
     "BUILTINS",
@@ -18,6 +18,7 @@ __all__ = [
     "Completion",
     "GenerationOptions",
     "GenerationRequest",
+    "Origin",
     "PromptStyle",
     "Sampling",
     "builtin_backend",

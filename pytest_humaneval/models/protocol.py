@@ -15,6 +15,9 @@ from typing import Literal, Protocol, runtime_checkable
 from .. import defaults
 from ..dataset import Dataset, Problem
 
+# Where a completion came from: generated now, read back from the cache, or given as it is (a file).
+Origin = Literal["generated", "cache", "given"]
+
 
 @dataclass(frozen=True)
 class Completion:
@@ -23,6 +26,7 @@ class Completion:
     task_id: str
     completion: str
     raw: str | None = None
+    origin: Origin = "given"
 
 
 PromptStyle = Literal["auto", "completion", "chat"]
