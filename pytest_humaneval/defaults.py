@@ -15,3 +15,9 @@ OUTPUT_LIMIT = 64 * 1024  # characters of a sample's stdout and stderr kept for 
 REQUEST_TIMEOUT = 300.0  # seconds one request to a model server may take
 RETRIES = 5  # retries of a request that failed transiently
 JOBS = 1  # samples at once in one pytest process
+# Generation: how samples are drawn when the user names nothing.
+SAMPLED_TEMPERATURE = 0.8  # for n > 1; one sample is drawn greedily (temperature 0)
+SAMPLED_TOP_P = 0.95  # when sampling; greedy decoding uses 1
+MAX_TOKENS = {"completion": 512, "chat": 2048}  # chat answers think and explain
+# Samples generated at once, per backend: requests in flight, threads, or the batch of a local model.
+CONCURRENCY = {"openai": 16, "python": 1, "hf": 8}

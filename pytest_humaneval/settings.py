@@ -392,28 +392,31 @@ OPTIONS: tuple[Option, ...] = (
         Kind(_bounded_float(0.0, 2.0, "0, 0.2 or 0.8")),
         "Sampling temperature",
         "T",
-        default_text="0, greedy, for n=1; 0.8 for n>1",
+        default_text=f"0, greedy, for n=1; {defaults.SAMPLED_TEMPERATURE:g} for n>1",
     ),
     Option(
         "top-p",
         Kind(_bounded_float(0.0, 1.0, "0.95 or 1", open_low=True)),
         "Nucleus sampling top-p",
         "P",
-        default_text="1 when greedy, 0.95 when sampling",
+        default_text=f"1 when greedy, {defaults.SAMPLED_TOP_P:g} when sampling",
     ),
     Option(
         "max-tokens",
         POSITIVE_INT,
         "Most tokens generated per sample",
         "N",
-        default_text="512 in completion style, 2048 in chat style",
+        default_text=(
+            f"{defaults.MAX_TOKENS['completion']} in completion style, "
+            f"{defaults.MAX_TOKENS['chat']} in chat style"
+        ),
     ),
     Option("seed", Kind(_seed), "Sampling seed; sample i is drawn with seed+i", "SEED", default_text="none"),
     Option(
         "concurrency",
         POSITIVE_INT,
-        "Samples generated at once: parallel requests for openai: (default 16) and python: (default 1), "
-        "batch size for hf: (default 8)",
+        "Samples generated at once: parallel requests for openai: (default {openai}) and python: "
+        "(default {python}), batch size for hf: (default {hf})".format(**defaults.CONCURRENCY),
         "N",
     ),
     Option(

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Literal
 
+from .. import defaults
 from ..dataset import Problem
 from ..models.protocol import GenerationRequest, PromptStyle, Sampling
 from .postprocess import COMPLETION_STOPS, chat_message
@@ -16,7 +17,10 @@ from .postprocess import COMPLETION_STOPS, chat_message
 Style = Literal["completion", "chat"]
 Payload = str | list[dict[str, str]]  # a prompt, or chat messages
 
-DEFAULT_MAX_TOKENS: dict[Style, int] = {"completion": 512, "chat": 2048}  # chat answers think and explain
+DEFAULT_MAX_TOKENS: dict[Style, int] = {
+    "completion": defaults.MAX_TOKENS["completion"],
+    "chat": defaults.MAX_TOKENS["chat"],
+}
 
 
 @dataclass(frozen=True)

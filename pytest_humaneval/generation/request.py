@@ -9,13 +9,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .. import defaults
 from ..models.protocol import GenerationOptions, Sampling
 
 if TYPE_CHECKING:  # attributes only: no need to load the settings table to build a request
     from ..settings import Settings
 
-DEFAULT_SAMPLED_TEMPERATURE = 0.8
-DEFAULT_SAMPLED_TOP_P = 0.95
+DEFAULT_SAMPLED_TEMPERATURE = defaults.SAMPLED_TEMPERATURE
+DEFAULT_SAMPLED_TOP_P = defaults.SAMPLED_TOP_P
 
 
 def request_parts(

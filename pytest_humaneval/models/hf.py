@@ -14,13 +14,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from .. import defaults
 from ..errors import HumanEvalInputError
 from ..generation.backend import GeneratingBackend, import_extra
 from ..generation.prompting import Job, resolve_style
 from ..generation.retry import GenerationError
 from .protocol import GenerationRequest, PromptStyle
 
-DEFAULT_BATCH = 8
+DEFAULT_BATCH = defaults.CONCURRENCY["hf"]
 
 
 class HuggingFaceBackend(GeneratingBackend):

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from .. import defaults
 from ..errors import HumanEvalInputError
 from ..generation.backend import GeneratingBackend, import_extra
 from ..generation.prompting import Job, Style, resolve_style
@@ -20,7 +21,7 @@ from ..generation.retry import Backoff, GenerationError, TransientError, parse_r
 from .protocol import GenerationRequest
 
 OPENAI_URL = "https://api.openai.com/v1"
-DEFAULT_CONCURRENCY = 16
+DEFAULT_CONCURRENCY = defaults.CONCURRENCY["openai"]
 ANSWER_CHARS = 500  # how much of a server's error body goes into a message
 
 

@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from .. import defaults
 from ..errors import HumanEvalInputError
 from ..generation.backend import GeneratingBackend
 from ..generation.prompting import Job, Style, resolve_style
@@ -58,7 +59,9 @@ class PythonCallableBackend(GeneratingBackend):
     def generator(self, request: GenerationRequest) -> PythonCallableGenerator:
         options = request.options
         return PythonCallableGenerator(
-            self, resolve_style(options.prompt_style, "completion"), options.concurrency or 1
+            self,
+            resolve_style(options.prompt_style, "completion"),
+            options.concurrency or defaults.CONCURRENCY["python"],
         )
 
 
