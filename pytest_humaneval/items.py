@@ -2,41 +2,19 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .dataset import Problem
 from .plan import ROOT_NAME, Plan, Sample
-from .sandbox import Outcome, Program
-from .sandbox.client import WALL_FACTOR
+from .sandbox import WALL_FACTOR, Outcome, Program, build_program
 
 if TYPE_CHECKING:
     from .session import HumanEvalSession
 
 # pytest-timeout is only a backstop: it must fire after the sandbox's own wall-clock cap and its grace.
 BACKSTOP_MARGIN = 10.0
-
-
-def trusted_source(problem: Problem) -> str:
-    """What runs on the trusted side: the prompt (its imports and helpers, which tests use) and the test.
-
-    A prompt that ends in a bare signature does not compile alone; it then gets the dataset's reference
-    body, which stays on this side with the test and is never shown to the candidate.
-    """
-    return _trusted_source(problem.prompt, problem.test, problem.canonical_solution)
-
-
-@functools.lru_cache(maxsize=4096)
-def _trusted_source(prompt: str, test: str, canonical_solution: str) -> str:
-    source = f"{prompt}\n{test}"
-    try:
-        compile(source, "<test>", "exec")
-    except SyntaxError:
-        return f"{prompt}{canonical_solution}\n{test}"
-    return source
 
 
 class SampleNotPassed(Exception):
@@ -89,11 +67,7 @@ class SampleItem(pytest.Item):
     def program(self) -> Program:
         """What the sandbox runs for this sample."""
         problem = self.suite.session_state.plan.problem(self.sample.task_id)
-        return Program(
-            candidate_source=problem.prompt + self.sample.completion,
-            entry_point=problem.entry_point,
-            test_source=trusted_source(problem),
-        )
+        return build_program(problem, self.sample.completion)
 
     def runtest(self) -> None:
         outcome = self.suite.session_state.run_sample(self)

@@ -174,6 +174,7 @@ class HumanEvalSession:
         return Sandbox(limits, hide=_local_dataset_files(self.config, self.settings))
 
     def _warn_gaps(self, sandbox: Sandbox) -> None:
+        sandbox.start()
         gaps = sandbox.isolation_gaps()
         if gaps:
             # Once per process, as a pytest warning: the run goes on with what the kernel allows.
@@ -210,7 +211,7 @@ class HumanEvalSession:
             sandboxes = [self._new_sandbox() for _ in range(self.jobs)]
             self._warn_gaps(sandboxes[0])  # starts the first server, here in the main thread
             for sandbox in sandboxes[1:]:
-                sandbox.isolation_gaps()  # and the others: a server dies with the thread that started it
+                sandbox.start()  # and the others: a server dies with the thread that started it
             self._pool = SamplePool(sandboxes)
         return self._pool
 
