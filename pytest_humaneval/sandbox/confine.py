@@ -44,7 +44,8 @@ MAX_FILE_SIZE = 256 * 1024 * 1024
 MAX_PROCESSES = 256  # processes and threads of the sandbox user (RLIMIT_NPROC)
 DEVICES = ("null", "zero", "full", "random", "urandom")
 SYSTEM_PATHS = ("/usr", "/lib", "/lib64", "/lib32", "/bin", "/etc/ld.so.cache", "/etc/localtime")
-# Inside the new root: the scratch file system, and the sample's directory on it.
+# Inside the new root: the scratch file system, and the sample's directory on it. The scratch file
+# system sits where the host's /tmp does, so that binds of host paths under /tmp land on top of it.
 ROOT_TMP = "/tmp"
 ROOT_SCRATCH = "/tmp/sample"
 
@@ -110,12 +111,14 @@ def sandbox_ids() -> tuple[int, int]:
 
 
 class Entered(NamedTuple):
-    """What :func:`enter_namespaces` achieved, in the process it returns in."""
+    """What :func:`enter_namespaces` achieved, in the process it returns in.
 
-    holder: (
-        int | None
-    )  # as fork(): 0 in PID 1 of the new namespaces, the holder's pid in the caller; None: refused
-    refused: str = ""  # why, where holder is None
+    `holder` reads as fork()'s result: 0 in PID 1 of the new namespaces, the pid of the process holding
+    them in the caller, None in the caller where the kernel refused (`refused` then says why).
+    """
+
+    holder: int | None
+    refused: str = ""
 
 
 def enter_namespaces(uid: int, gid: int) -> Entered:

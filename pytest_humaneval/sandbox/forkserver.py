@@ -47,11 +47,12 @@ import traceback
 from typing import TYPE_CHECKING, Any
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-if TYPE_CHECKING or __package__:  # imported as part of the package: by type checkers
+if TYPE_CHECKING or __package__:  # imported as a module of the package (type checkers, tests)
     from . import _plain, confine, wire
 else:
-    # Run as a script: -I keeps this directory off the path. The companions are imported now, while
-    # their files are visible; pivot_root hides the checkout later, and children find them loaded.
+    # Run as a script, under -I, which may leave this directory off the path. The companions are
+    # imported now, while their files are visible: pivot_root hides the checkout, and children find
+    # them already loaded.
     sys.path.insert(0, HERE)
     import _plain
     import confine
