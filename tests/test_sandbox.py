@@ -11,6 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from pytest_humaneval import defaults
 from pytest_humaneval.sandbox import Limits, Outcome, Program, Sandbox
 from pytest_humaneval.sandbox._plain import NotPlainData, decode, encode
 
@@ -231,11 +232,27 @@ def test_an_interrupted_run_does_not_leak_its_verdict_into_the_next() -> None:
 
 def test_isolation_is_reported() -> None:
     with Sandbox(Limits(timeout=1.0)) as box:
+        assert box.start() is box.isolation
         gaps = box.isolation_gaps()
         layers = {layer: bool(box.isolation.get(layer)) for layer in ("user", "network", "pid", "filesystem")}
     # Each missing layer is named; none is claimed that the server did not set up.
     assert all(f"no {layer} isolation" in gaps for layer, on in layers.items() if not on)
     assert not any(f"no {layer} isolation" in gaps for layer, on in layers.items() if on)
+
+
+def test_isolation_gaps_is_a_query_that_starts_nothing() -> None:
+    with Sandbox(Limits(timeout=1.0)) as box:
+        with pytest.raises(RuntimeError, match="start"):
+            box.isolation_gaps()
+        assert box._proc is None
+        run(box, "def f():\n    return 1\n")  # run() starts the server on demand, and so reports
+        assert isinstance(box.isolation_gaps(), list)
+
+
+def test_limits_default_to_the_shared_defaults() -> None:
+    assert Limits() == Limits(
+        timeout=defaults.TIMEOUT, memory=defaults.MEMORY, output_limit=defaults.OUTPUT_LIMIT
+    )
 
 
 # ---------------------------------------------------------------------------- plain data

