@@ -54,6 +54,8 @@ def pytest_humaneval_make_backend(spec: str, config: pytest.Config) -> object | 
 
 @pytest.hookimpl(tryfirst=True)  # registered before xdist's session, whose hooks come after ours
 def pytest_configure(config: pytest.Config) -> None:
+    if config.option.help:
+        return  # --help must work whatever the ini file says: it is where valid values are shown
     if any(getattr(config.option, name, False) for name in ("showfixtures", "show_fixtures_per_test")):
         return  # these list the project's fixtures; they have no samples to collect
     from .distribute import received
@@ -112,10 +114,10 @@ def _register_collection_and_runner(
     from .items import SuiteCollection
     from .runner import PLUGIN_NAME, RUNNER, SampleRunner
 
-    config.pluginmanager.register(SuiteCollection(plan, settings.timeout, only_humaneval), "humaneval-suite")
     worker = hasattr(config, "workerinput")
     if not worker and _distributed(config):
-        return  # xdist's controller runs no items
+        return  # xdist's controller neither collects nor runs items
+    config.pluginmanager.register(SuiteCollection(plan, settings.timeout, only_humaneval), "humaneval-suite")
     # A worker is sent one item at a time: it runs one sample at a time.
     runner = SampleRunner(settings, hide, jobs=1 if worker else settings.jobs)
     config.stash[RUNNER] = runner

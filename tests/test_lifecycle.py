@@ -89,6 +89,17 @@ def test_help_and_markers_never_call_the_model(pytester: pytest.Pytester) -> Non
         assert server.total == 1
 
 
+def test_help_works_whatever_the_ini_file_says(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\nhumaneval_model = canonical\nhumaneval_timeout = soon\n")
+    result = pytester.runpytest_subprocess("--help", timeout=TIMEOUT)
+    assert result.ret == 0
+    result.stdout.fnmatch_lines(["*--humaneval-timeout=SECONDS*"])
+    # A session with the same ini file refuses the value, naming where it came from.
+    result = pytester.runpytest_subprocess(timeout=TIMEOUT)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*humaneval_timeout='soon'*"])
+
+
 # ---------------------------------------------------------------------------- what travels to workers
 
 
