@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from .plan import Plan
 from .settings import Settings
 
 WORKERINPUT_KEY = "humaneval"
@@ -28,6 +29,9 @@ class Shipment:
     only_humaneval: bool
     hide: tuple[str, ...]  # files samples must not see, as the controller found them
     plan_wire: str  # Plan.to_wire(), decoded by the worker when it collects
+
+    def plan(self) -> Plan:
+        return Plan.from_wire(self.plan_wire)
 
     def to_wire(self) -> str:
         return json.dumps(

@@ -58,14 +58,15 @@ def pytest_configure(config: pytest.Config) -> None:
         return  # --help must work whatever the ini file says: it is where valid values are shown
     if any(getattr(config.option, name, False) for name in ("showfixtures", "show_fixtures_per_test")):
         return  # these list the project's fixtures; they have no samples to collect
-    from .distribute import received
+    plan: Callable[[], Plan]
+    if hasattr(config, "workerinput"):  # an xdist worker: everything as the controller resolved it
+        from .distribute import received
 
-    shipment = received(config)
-    if shipment is not None:  # an xdist worker: everything as the controller resolved it
+        shipment = received(config)
+        if shipment is None:  # the controller was asked for no evaluation
+            return
         settings, only_humaneval, hide = shipment.settings, shipment.only_humaneval, shipment.hide
-        plan: Callable[[], Plan] = functools.partial(_decoded, shipment.plan_wire)
-    elif hasattr(config, "workerinput"):  # a worker of a run that did not ask for an evaluation
-        return
+        plan = functools.cache(shipment.plan)
     else:
         try:
             settings = resolve(
@@ -122,13 +123,6 @@ def _register_collection_and_runner(
     runner = SampleRunner(settings, hide, jobs=1 if worker else settings.jobs)
     config.stash[RUNNER] = runner
     config.pluginmanager.register(runner, PLUGIN_NAME)
-
-
-@functools.lru_cache(maxsize=4)
-def _decoded(wire: str) -> Plan:
-    from .plan import Plan
-
-    return Plan.from_wire(wire)
 
 
 def _distributed(config: pytest.Config) -> bool:
