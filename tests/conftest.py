@@ -2,10 +2,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import openai  # noqa: F401
 import pytest
 
 # In-process pytester runs (runpytest) forget the modules a run imported; numpy's C extension cannot load
 # twice in one process, so the plugin's lazily imported parts are loaded here, once, before any run.
+# openai too: it takes seconds to import, which every in-process run of the openai: backend would pay
+# again. Tests that need an interpreter without these (loading the plugin imports no heavy backend, a
+# missing openai package) run pytest in a subprocess.
 import pytest_humaneval.controller
 import pytest_humaneval.distribute
 import pytest_humaneval.items
@@ -21,6 +25,9 @@ def tiny_dataset(pytester: pytest.Pytester) -> Path:
     return write_jsonl(pytester.path / "problems.jsonl", [ADD_PROBLEM, NEG_PROBLEM])
 
 
+# Only for what these modes can change: how the sandbox judges a sample (one process or a pool, here or
+# in a worker), and what only xdist's controller does (it generates, workers never do; it sets the exit
+# status). Everything else runs in one mode, in-process where it can.
 XDIST_ARGS = {
     "xdist": ("-n", "2"),
     "no-xdist": ("-p", "no:xdist"),

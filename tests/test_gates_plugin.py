@@ -1,10 +1,12 @@
-"""Gates, baselines and report files end to end: real `pytest` subprocesses, with and without xdist."""
+"""Gates, baselines and report files end to end through pytester: in-process runs for what a gate
+decides, real `pytest` subprocesses with xdist for what only xdist's controller does."""
 
 from __future__ import annotations
 
 import re
 import subprocess
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -40,39 +42,41 @@ def samples_file(path: Path, passing: list[bool]) -> Path:
     )
 
 
+ARGS = ("--humaneval-dataset=problems.jsonl", "--humaneval-k=1", "--tb=no")
+
+
 def run(pytester: pytest.Pytester, samples: str, *args: str) -> pytest.RunResult:
+    """One run in-process, without xdist: what a gate decides does not depend on where samples ran."""
+    return pytester.runpytest(f"--humaneval-model=samples:{samples}", *ARGS, "-p", "no:xdist", *args)
+
+
+def run_xdist(pytester: pytest.Pytester, samples: str, *args: str) -> pytest.RunResult:
+    """One run with two xdist workers, in a subprocess."""
     return pytester.runpytest_subprocess(
-        f"--humaneval-model=samples:{samples}",
-        "--humaneval-dataset=problems.jsonl",
-        "--humaneval-k=1",
-        "--tb=no",
-        *args,
-        timeout=TIMEOUT,
+        f"--humaneval-model=samples:{samples}", *ARGS, "-n", "2", *args, timeout=TIMEOUT
     )
 
 
+# Plain and under xdist, not with a pool: under xdist the controller, which runs no items, must set the
+# exit status from the gates, past the failing samples its workers reported. The exit status is set in
+# one place for every verdict, so the other gate tests run plain only.
+@pytest.mark.parametrize("runner", [run, run_xdist], ids=["no-xdist", "xdist"])
 def test_gate_met_with_failing_samples_exits_zero(
-    pytester: pytest.Pytester, xdist_args: tuple[str, ...]
+    pytester: pytest.Pytester, runner: Callable[..., pytest.RunResult]
 ) -> None:
     write_jsonl(pytester.path / "problems.jsonl", identity_problems(4))
     samples_file(pytester.path / "s.jsonl", [True, True, True, False])
-    result = run(pytester, "s.jsonl", "--humaneval-fail-under=pass@1=0.7", *xdist_args)
+    result = runner(pytester, "s.jsonl", "--humaneval-fail-under=pass@1=0.7")
     result.assert_outcomes(passed=3, failed=1)
     assert result.ret == pytest.ExitCode.OK
     result.stdout.fnmatch_lines(["gate met: pass@1 = 0.7500 >= 0.7"])
 
 
-def test_gate_missed_exits_non_zero_with_the_reason(
-    pytester: pytest.Pytester, xdist_args: tuple[str, ...]
-) -> None:
+def test_gate_missed_exits_non_zero_with_the_reason(pytester: pytest.Pytester) -> None:
     write_jsonl(pytester.path / "problems.jsonl", identity_problems(4))
     samples_file(pytester.path / "s.jsonl", [True, True, True, False])
     result = run(
-        pytester,
-        "s.jsonl",
-        "--humaneval-fail-under=pass@1=0.5",
-        "--humaneval-fail-under=pass@1=0.8",
-        *xdist_args,
+        pytester, "s.jsonl", "--humaneval-fail-under=pass@1=0.5", "--humaneval-fail-under=pass@1=0.8"
     )
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     result.stdout.fnmatch_lines(
@@ -86,7 +90,7 @@ def test_gate_missed_exits_non_zero_with_the_reason(
 def test_all_samples_passing_but_a_gate_missed_fails(pytester: pytest.Pytester) -> None:
     write_jsonl(pytester.path / "problems.jsonl", identity_problems(2))
     samples_file(pytester.path / "s.jsonl", [True, True])
-    result = run(pytester, "s.jsonl", "--humaneval-fail-under=pass@10=0.5", "-n", "2")
+    result = run(pytester, "s.jsonl", "--humaneval-fail-under=pass@10=0.5")
     result.assert_outcomes(passed=2)
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     result.stdout.fnmatch_lines(
@@ -106,29 +110,29 @@ def test_gates_from_pyproject_and_the_projects_own_failures_still_count(pytester
         humaneval_fail_under = ["pass@1=0.7"]
         """
     )
-    gated = pytester.runpytest_subprocess("-p", "no:xdist", timeout=TIMEOUT)
+    gated = pytester.runpytest("-p", "no:xdist")
     assert gated.ret == pytest.ExitCode.OK
     gated.stdout.fnmatch_lines(["gate met: pass@1 = 0.7500 >= 0.7"])
     pytester.makepyfile(test_own="def test_own():\n    assert False\n")
-    with_own = pytester.runpytest_subprocess("test_own.py", "-p", "no:xdist", timeout=TIMEOUT)
+    with_own = pytester.runpytest("test_own.py", "-p", "no:xdist")
     with_own.assert_outcomes(passed=3, failed=2)
     assert with_own.ret == pytest.ExitCode.TESTS_FAILED
     pytester.makepyfile(test_own="import no_such_module_here\n")
-    broken = pytester.runpytest_subprocess(
-        "test_own.py", "--continue-on-collection-errors", "-p", "no:xdist", timeout=TIMEOUT
-    )
+    broken = pytester.runpytest("test_own.py", "--continue-on-collection-errors", "-p", "no:xdist")
     broken.assert_outcomes(passed=3, failed=1, errors=1)
     assert broken.ret == pytest.ExitCode.TESTS_FAILED
 
 
 def baseline_and_current(
-    pytester: pytest.Pytester, before: list[bool], after: list[bool], xdist_args: tuple[str, ...]
+    pytester: pytest.Pytester, before: list[bool], after: list[bool]
 ) -> pytest.RunResult:
-    """Run `before` to make a baseline report, then `after` against it with a 0.02 max-drop gate."""
+    """Run `before` to make a baseline report, then `after` against it with a 0.02 max-drop gate.
+
+    One mode: the comparison is arithmetic on the two reports, whichever way their samples ran."""
     write_jsonl(pytester.path / "problems.jsonl", identity_problems(len(before)))
     samples_file(pytester.path / "before.jsonl", before)
     samples_file(pytester.path / "after.jsonl", after)
-    first = run(pytester, "before.jsonl", "--humaneval-report=baseline.json", *xdist_args)
+    first = run(pytester, "before.jsonl", "--humaneval-report=baseline.json")
     assert first.ret in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED)
     return run(
         pytester,
@@ -136,16 +140,13 @@ def baseline_and_current(
         "--humaneval-baseline=baseline.json",
         "--humaneval-max-drop=0.02",
         "--humaneval-report=current.json",
-        *xdist_args,
     )
 
 
-def test_a_significant_regression_fails_the_run(
-    pytester: pytest.Pytester, xdist_args: tuple[str, ...]
-) -> None:
+def test_a_significant_regression_fails_the_run(pytester: pytest.Pytester) -> None:
     before = [True] * 30
     after = [i >= 12 for i in range(30)]  # 12 problems regress, none improves
-    result = baseline_and_current(pytester, before, after, xdist_args)
+    result = baseline_and_current(pytester, before, after)
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     p_value = stats.binomtest(12, 12).pvalue
     result.stdout.fnmatch_lines(
@@ -165,10 +166,10 @@ def test_a_significant_regression_fails_the_run(
     assert report["gates"]["met"] is False
 
 
-def test_a_drop_inside_the_noise_passes(pytester: pytest.Pytester, xdist_args: tuple[str, ...]) -> None:
+def test_a_drop_inside_the_noise_passes(pytester: pytest.Pytester) -> None:
     before = [i < 20 for i in range(30)]
     after = [i not in (0, 1) and (i < 20 or i == 20) for i in range(30)]  # 2 regress, 1 improves
-    result = baseline_and_current(pytester, before, after, xdist_args)
+    result = baseline_and_current(pytester, before, after)
     assert result.ret == pytest.ExitCode.OK
     p_value = stats.binomtest(2, 3).pvalue
     result.stdout.fnmatch_lines(
@@ -184,9 +185,10 @@ def test_a_drop_inside_the_noise_passes(pytester: pytest.Pytester, xdist_args: t
 def test_a_baseline_on_another_dataset_is_refused(pytester: pytest.Pytester) -> None:
     write_jsonl(pytester.path / "problems.jsonl", identity_problems(3))
     samples_file(pytester.path / "s.jsonl", [True, True, False])
-    assert run(pytester, "s.jsonl", "--humaneval-report=baseline.json", "-p", "no:xdist").ret == 1
+    assert run(pytester, "s.jsonl", "--humaneval-report=baseline.json").ret == 1
     write_jsonl(pytester.path / "problems.jsonl", identity_problems(3, variant=" or True"))
-    result = run(pytester, "s.jsonl", "--humaneval-baseline=baseline.json", "-n", "2")
+    # One mode: read at session start like a samples file, whose error test_plugin.py also runs under xdist.
+    result = run(pytester, "s.jsonl", "--humaneval-baseline=baseline.json")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(
         ["ERROR: --humaneval-baseline=*baseline.json: the baseline ran on a different problem set (*)*"]
@@ -195,7 +197,7 @@ def test_a_baseline_on_another_dataset_is_refused(pytester: pytest.Pytester) -> 
 
 
 def test_max_drop_without_a_baseline_is_a_usage_error(pytester: pytest.Pytester) -> None:
-    result = pytester.runpytest_subprocess("--humaneval-model=canonical", "--humaneval-max-drop=0.02")
+    result = pytester.runpytest("--humaneval-model=canonical", "--humaneval-max-drop=0.02")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["ERROR: --humaneval-max-drop needs --humaneval-baseline=PATH*"])
 
@@ -212,6 +214,7 @@ def test_report_metadata_intervals_and_junit_properties(pytester: pytest.Pyteste
     head = subprocess.run(
         ["git", "rev-parse", "HEAD"], cwd=pytester.path, check=True, capture_output=True, text=True
     ).stdout.strip()
+    # Under xdist: the controller, which runs no items, must still put pass@k in the JUnit file.
     result = pytester.runpytest_subprocess(
         "--humaneval-model=samples:s.jsonl",
         "--humaneval-dataset=problems.jsonl",

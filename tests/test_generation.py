@@ -1,8 +1,10 @@
 """Generation end to end: the `openai:` backend against a real HTTP server on 127.0.0.1, through pytest.
 
 The server (``tests/openai_server.py``) answers from a table and misbehaves on cue. Each test runs
-pytest in a subprocess, as a user would, and checks the verdicts, the retries the server saw, and
-that no sample was asked for twice.
+pytest through pytester, as a user would, and checks the verdicts, the retries the server saw, and
+that no sample was asked for twice. Generation happens once, on the process that plans the run, so
+the tests run pytest in-process without xdist; one runs under xdist, to show that workers never
+generate, and the rest use a subprocess only where they need a fresh interpreter or a signal.
 """
 
 from __future__ import annotations
@@ -56,8 +58,8 @@ def chat_table(humaneval: Dataset) -> dict[str, list[str]]:
     }
 
 
-def run(pytester: pytest.Pytester, server: FakeOpenAI, *args: str) -> pytest.RunResult:
-    return pytester.runpytest_subprocess(
+def openai_args(server: FakeOpenAI) -> tuple[str, ...]:
+    return (
         "--humaneval-model=openai:test-model",
         f"--humaneval-base-url={server.url}",
         f"--humaneval-tasks={TASKS}",
@@ -65,9 +67,12 @@ def run(pytester: pytest.Pytester, server: FakeOpenAI, *args: str) -> pytest.Run
         "--humaneval-seed=0",
         "--humaneval-k=1,2",
         "--humaneval-report=report.json",
-        *args,
-        timeout=TIMEOUT,
     )
+
+
+def run(pytester: pytest.Pytester, server: FakeOpenAI, *args: str) -> pytest.RunResult:
+    """In-process, without xdist; the server runs on a thread of this process and answers meanwhile."""
+    return pytester.runpytest(*openai_args(server), "-p", "no:xdist", *args)
 
 
 def outcomes(pytester: pytest.Pytester) -> dict[tuple[str, int], bool]:
@@ -79,8 +84,10 @@ def expected(humaneval: Dataset) -> dict[tuple[str, int], bool]:
     return {(p.task_id, i): i == 0 for p in problems(humaneval) for i in range(2)}
 
 
+# Under xdist only, in a subprocess: that workers never generate shows in the server's counts. Retries
+# and sampling happen where generation does, the same in every mode; the pool of sandboxes only judges.
 def test_completion_style_with_faults_retries_and_generates_each_sample_once(
-    pytester: pytest.Pytester, humaneval: Dataset, xdist_args: tuple[str, ...]
+    pytester: pytest.Pytester, humaneval: Dataset
 ) -> None:
     prompts = [p.prompt for p in problems(humaneval)]
     faults = {
@@ -91,13 +98,14 @@ def test_completion_style_with_faults_retries_and_generates_each_sample_once(
         prompts[4]: [Fault("stall", seconds=5)],  # past --humaneval-request-timeout: a timeout
     }
     with FakeOpenAI(completion_table(humaneval), faults) as server:
-        result = run(
-            pytester,
-            server,
+        result = pytester.runpytest_subprocess(
+            *openai_args(server),
             "--humaneval-prompt-style=completion",
             "--humaneval-request-timeout=2.5",  # generous: a busy machine must not time out the others
             "--humaneval-cache-dir=none",
-            *xdist_args,
+            "-n",
+            "2",
+            timeout=TIMEOUT,
         )
         answered = server.answered()
         seen = list(server.seen)
@@ -124,10 +132,10 @@ def test_completion_style_with_faults_retries_and_generates_each_sample_once(
 
 
 def test_chat_style_is_the_default_for_openai_and_extracts_the_code(
-    pytester: pytest.Pytester, humaneval: Dataset, xdist_args: tuple[str, ...]
+    pytester: pytest.Pytester, humaneval: Dataset
 ) -> None:
     with FakeOpenAI(chat_table(humaneval)) as server:
-        result = run(pytester, server, "--humaneval-cache-dir=none", *xdist_args)
+        result = run(pytester, server, "--humaneval-cache-dir=none")
         seen = list(server.seen)
     result.assert_outcomes(passed=6, failed=6)
     assert outcomes(pytester) == expected(humaneval)
@@ -140,13 +148,12 @@ def test_greedy_by_default_for_one_sample_and_samples_file_round_trip(
     pytester: pytest.Pytester, humaneval: Dataset
 ) -> None:
     with FakeOpenAI(chat_table(humaneval)) as server:
-        result = pytester.runpytest_subprocess(
+        result = pytester.runpytest(
             "--humaneval-model=openai:test-model",
             f"--humaneval-base-url={server.url}",
             f"--humaneval-tasks={TASKS}",
             "--humaneval-save-samples=out/samples.jsonl",
             "--humaneval-cache-dir=none",
-            timeout=TIMEOUT,
         )
         seen = list(server.seen)
     result.assert_outcomes(passed=6)
@@ -155,20 +162,18 @@ def test_greedy_by_default_for_one_sample_and_samples_file_round_trip(
     lines = [json.loads(line) for line in (pytester.path / "out" / "samples.jsonl").read_text().splitlines()]
     assert [line["task_id"] for line in lines] == [p.task_id for p in problems(humaneval)]
     assert all(set(line) == {"task_id", "completion"} for line in lines)
-    again = pytester.runpytest_subprocess(
-        "--humaneval-model=samples:out/samples.jsonl", "-p", "no:cacheprovider", timeout=TIMEOUT
-    )
+    again = pytester.runpytest("--humaneval-model=samples:out/samples.jsonl", "-p", "no:cacheprovider")
     again.assert_outcomes(passed=6)
 
 
-def test_a_second_run_is_served_from_the_cache(
-    pytester: pytest.Pytester, humaneval: Dataset, xdist_args: tuple[str, ...]
-) -> None:
+# One mode: the cache is read and written where generation happens; under xdist that is the controller,
+# as the test above shows.
+def test_a_second_run_is_served_from_the_cache(pytester: pytest.Pytester, humaneval: Dataset) -> None:
     with FakeOpenAI(completion_table(humaneval)) as server:
-        first = run(pytester, server, "--humaneval-prompt-style=completion", *xdist_args)
+        first = run(pytester, server, "--humaneval-prompt-style=completion")
         after_first = server.total
         first_outcomes = outcomes(pytester)
-        second = run(pytester, server, "--humaneval-prompt-style=completion", *xdist_args)
+        second = run(pytester, server, "--humaneval-prompt-style=completion")
         after_second = server.total
         run(pytester, server, "--humaneval-prompt-style=completion", "--humaneval-temperature=0.5")
         after_changed = server.total
@@ -234,9 +239,8 @@ def test_a_run_stopped_midway_resumes_with_only_the_missing_samples(
         server.hold_after = None
         server.release.set()
         before = server.total
-        result = pytester.runpytest_subprocess(
-            *args[3:], f"--humaneval-base-url={server.url}", timeout=TIMEOUT
-        )
+        # The stopped run needed a process of its own to stop; the one that resumes does not.
+        result = pytester.runpytest(*args[3:], f"--humaneval-base-url={server.url}")
         resumed = server.seen[before:]
         answered = server.answered()
     result.assert_outcomes(passed=6, failed=6)
@@ -254,7 +258,7 @@ def test_a_persistent_failure_ends_the_run_and_keeps_finished_samples(
         failing = [s for s in server.seen if s.prompt == prompts[3]]
         server.faults.clear()  # the server comes back
         before = server.total
-        resumed = run(pytester, server, *args, "-n", "2")
+        resumed = run(pytester, server, *args)
         again = server.seen[before:]
     assert failed.ret == pytest.ExitCode.INTERRUPTED
     output = failed.stdout.str() + failed.stderr.str()
@@ -284,6 +288,7 @@ def test_greedy_sampling_with_several_samples_warns(pytester: pytest.Pytester, h
 
 def test_a_missing_client_names_the_extra_to_install(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(openai="raise ImportError('simulated: the openai package is not installed')")
+    # A subprocess: this interpreter has loaded the real openai package, which the fake must shadow.
     result = pytester.runpytest_subprocess("--humaneval-model=openai:gpt-x", timeout=TIMEOUT)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(
@@ -299,7 +304,7 @@ def test_openai_without_a_key_or_server_says_what_to_set(
 ) -> None:
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
-    result = pytester.runpytest_subprocess("--humaneval-model=openai:gpt-x", timeout=TIMEOUT)
+    result = pytester.runpytest("--humaneval-model=openai:gpt-x")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["ERROR: *needs a key: set OPENAI_API_KEY*--humaneval-base-url*"])
 
@@ -309,12 +314,8 @@ def test_the_server_address_from_the_environment(
 ) -> None:
     with FakeOpenAI(chat_table(humaneval)) as server:
         monkeypatch.setenv("OPENAI_BASE_URL", server.url)
-        result = pytester.runpytest_subprocess(
-            "--humaneval-model=openai:test-model",
-            "--humaneval-tasks=0",
-            "-p",
-            "no:cacheprovider",
-            timeout=TIMEOUT,
+        result = pytester.runpytest(
+            "--humaneval-model=openai:test-model", "--humaneval-tasks=0", "-p", "no:cacheprovider"
         )
         assert server.total == 1
     result.assert_outcomes(passed=1)
@@ -345,16 +346,17 @@ def python_model(pytester: pytest.Pytester) -> Iterator[None]:
     yield
 
 
+# One mode: the function is called where generation happens, like any backend's.
 @pytest.mark.usefixtures("python_model")
-def test_python_callable_backend(pytester: pytest.Pytester, xdist_args: tuple[str, ...]) -> None:
-    result = pytester.runpytest_subprocess(
+def test_python_callable_backend(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest(
         "--humaneval-model=python:mymodel:complete",
         "--humaneval-tasks=0-3",
         "--humaneval-n=2",
         "--humaneval-seed=0",
         "--humaneval-k=1",
-        *xdist_args,
-        timeout=TIMEOUT,
+        "-p",
+        "no:xdist",
     )
     result.assert_outcomes(passed=4, failed=4)
     result.stdout.fnmatch_lines(
@@ -382,15 +384,13 @@ def test_python_callable_backend(pytester: pytest.Pytester, xdist_args: tuple[st
     ],
 )
 def test_python_callable_errors(pytester: pytest.Pytester, spec: str, message: str) -> None:
-    result = pytester.runpytest_subprocess(
-        f"--humaneval-model={spec}", "--humaneval-tasks=0", timeout=TIMEOUT
-    )
+    result = pytester.runpytest(f"--humaneval-model={spec}", "--humaneval-tasks=0")
     assert result.ret in (pytest.ExitCode.USAGE_ERROR, pytest.ExitCode.INTERRUPTED)
     assert fnmatch.filter(result.stderr.lines + result.stdout.lines, message), result.stderr.str()
 
 
 def test_a_bad_generation_option_is_a_usage_error(pytester: pytest.Pytester) -> None:
     pytester.makeini("[pytest]\nhumaneval_top_p = 2\n")
-    result = pytester.runpytest_subprocess("--humaneval-model=canonical", timeout=TIMEOUT)
+    result = pytester.runpytest("--humaneval-model=canonical")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["ERROR: humaneval_top_p='2' is not a number in (0, 1]; use e.g. 0.95 or 1"])

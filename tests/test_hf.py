@@ -21,7 +21,6 @@ transformers = pytest.importorskip("transformers")
 torch = pytest.importorskip("torch")
 tokenizers = pytest.importorskip("tokenizers")
 
-TIMEOUT = 300
 CHAT_TEMPLATE = (
     "{% for message in messages %}<|{{ message['role'] }}|>\n{{ message['content'] }}\n{% endfor %}"
     "{% if add_generation_prompt %}<|assistant|>\n{% endif %}"
@@ -110,10 +109,12 @@ def test_chat_template_is_used_when_the_tokenizer_has_one(tiny_chat_model: Path,
     assert backend.generator(plain).style == "completion"
 
 
+# One mode, in-process: the model answers where generation happens, once, whichever way the samples
+# are judged afterwards (test_generation.py shows that xdist workers never generate).
 def test_the_whole_path_through_pytest(
-    pytester: pytest.Pytester, tiny_model: Path, humaneval: Dataset, xdist_args: tuple[str, ...]
+    pytester: pytest.Pytester, tiny_model: Path, humaneval: Dataset
 ) -> None:
-    result = pytester.runpytest_subprocess(
+    result = pytester.runpytest(
         f"--humaneval-model=hf:{tiny_model}",
         "--humaneval-tasks=0-3",
         "--humaneval-n=2",
@@ -123,8 +124,8 @@ def test_the_whole_path_through_pytest(
         "--humaneval-k=1,2",
         "--humaneval-report=report.json",
         "--humaneval-cache-dir=cache",
-        *xdist_args,
-        timeout=TIMEOUT,
+        "-p",
+        "no:xdist",
     )
     outcomes = result.parseoutcomes()
     assert outcomes.get("passed", 0) + outcomes.get("failed", 0) == 8

@@ -1,4 +1,5 @@
-"""The plugin end to end: real `pytest` subprocesses through pytester, with and without xdist."""
+"""The plugin end to end through pytester: in-process runs (``runpytest``) where nothing needs a process
+of its own, real `pytest` subprocesses for xdist and for a fresh interpreter."""
 
 from __future__ import annotations
 
@@ -38,6 +39,8 @@ def behaviour_samples(pytester: pytest.Pytester) -> Path:
     return write_jsonl(pytester.path / "samples.jsonl", rows)
 
 
+# All three modes: each judges samples differently (here, a pool of sandboxes, in an xdist worker), so
+# each must give every behaviour its verdict. A subprocess, because xdist needs one.
 def test_every_behaviour_gets_its_outcome(
     pytester: pytest.Pytester,
     tiny_dataset: Path,
@@ -91,13 +94,11 @@ def test_every_behaviour_gets_its_outcome(
     assert set(results[0]) == {"task_id", "completion", "passed", "result"}
 
 
-def test_canonical_on_bundled_subset(pytester: pytest.Pytester, xdist_args: tuple[str, ...]) -> None:
-    result = pytester.runpytest_subprocess(
-        "--humaneval-model=canonical",
-        "--humaneval-tasks=0-9,42",
-        "--humaneval-n=2",
-        *xdist_args,
-        timeout=TIMEOUT,
+# One mode: the reference solutions pass however they are run (the full run below uses -n 2), and the
+# subset note is the controller's own arithmetic.
+def test_canonical_on_bundled_subset(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest(
+        "--humaneval-model=canonical", "--humaneval-tasks=0-9,42", "--humaneval-n=2", "-p", "no:xdist"
     )
     result.assert_outcomes(passed=22)
     result.stdout.fnmatch_lines(
@@ -110,13 +111,8 @@ def test_canonical_on_bundled_subset(pytester: pytest.Pytester, xdist_args: tupl
 
 
 def test_items_and_node_ids_are_the_same_everywhere(pytester: pytest.Pytester) -> None:
-    result = pytester.runpytest_subprocess(
-        "--humaneval-model=canonical",
-        "--humaneval-tasks=1,2",
-        "--humaneval-n=2",
-        "--collect-only",
-        "-q",
-        timeout=TIMEOUT,
+    result = pytester.runpytest(
+        "--humaneval-model=canonical", "--humaneval-tasks=1,2", "--humaneval-n=2", "--collect-only", "-q"
     )
     result.stdout.fnmatch_lines(
         [
@@ -137,10 +133,14 @@ def test_pytest_timeout_backstop_sits_above_the_sandbox_cap(pytester: pytest.Pyt
                 print("backstop", item.nodeid, item.get_closest_marker("timeout").args)
         """
     )
-    result = pytester.runpytest_subprocess(
-        "--humaneval-model=canonical", "--humaneval-tasks=1,2", "--humaneval-timeout=2",
-        "-s", "-p", "no:xdist", timeout=TIMEOUT,
-    )  # fmt: skip
+    result = pytester.runpytest(
+        "--humaneval-model=canonical",
+        "--humaneval-tasks=1,2",
+        "--humaneval-timeout=2",
+        "-s",
+        "-p",
+        "no:xdist",
+    )
     result.assert_outcomes(passed=2)
     # 2 s of running time, at most 4 times that in wall-clock time, and 10 s of grace.
     result.stdout.fnmatch_lines(
@@ -156,7 +156,8 @@ def test_samples_file_covering_some_problems(pytester: pytest.Pytester) -> None:
             {"task_id": "HumanEval/0", "completion": "    return True\n", "model": "ignored"},
         ],
     )
-    result = pytester.runpytest_subprocess("--humaneval-model=samples:s.jsonl", "-n", "2", timeout=TIMEOUT)
+    # One mode: which problems a samples file covers is decided before any sample runs.
+    result = pytester.runpytest("--humaneval-model=samples:s.jsonl", "-p", "no:xdist")
     result.assert_outcomes(failed=2)
     result.stdout.fnmatch_lines(
         [
@@ -167,6 +168,8 @@ def test_samples_file_covering_some_problems(pytester: pytest.Pytester) -> None:
     )
 
 
+# One mode: the controller reads the samples file before any worker starts; the test after this one shows
+# that such an error stops an xdist run just the same.
 @pytest.mark.parametrize(
     ("line", "message"),
     [
@@ -183,12 +186,23 @@ def test_samples_file_covering_some_problems(pytester: pytest.Pytester) -> None:
     ],
 )
 def test_malformed_samples_stop_the_run_with_file_and_line(
-    pytester: pytest.Pytester, line: str, message: str, xdist_args: tuple[str, ...]
+    pytester: pytest.Pytester, line: str, message: str
 ) -> None:
     write_jsonl(pytester.path / "s.jsonl", ['{"task_id": "HumanEval/0", "completion": ""}', line])
-    result = pytester.runpytest_subprocess("--humaneval-model=samples:s.jsonl", *xdist_args, timeout=TIMEOUT)
+    result = pytester.runpytest("--humaneval-model=samples:s.jsonl", "-p", "no:xdist")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["ERROR: " + message])
+
+
+def test_an_input_error_at_session_start_stops_an_xdist_run_as_a_usage_error(
+    pytester: pytest.Pytester,
+) -> None:
+    # Samples and baselines are read when the session starts, the hook in which xdist starts its workers:
+    # the error must still be the user's usage error, not an internal error of a half-started run.
+    write_jsonl(pytester.path / "s.jsonl", ['{"task_id": "HumanEval/0", "completion": ""}', "{not json"])
+    result = pytester.runpytest_subprocess("--humaneval-model=samples:s.jsonl", "-n", "2", timeout=TIMEOUT)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: *s.jsonl, line 2: invalid JSON*"])
 
 
 @pytest.mark.parametrize(
@@ -215,14 +229,14 @@ def test_malformed_samples_stop_the_run_with_file_and_line(
     ],
 )
 def test_bad_options_are_usage_errors(pytester: pytest.Pytester, args: list[str], message: str) -> None:
-    result = pytester.runpytest_subprocess(*args, timeout=TIMEOUT)
+    result = pytester.runpytest(*args)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["ERROR: " + message])
 
 
 def test_ini_options(pytester: pytest.Pytester) -> None:
     pytester.makeini("[pytest]\nhumaneval_model = canonical\nhumaneval_tasks = 5\nhumaneval_k = 1\n")
-    result = pytester.runpytest_subprocess(timeout=TIMEOUT)
+    result = pytester.runpytest()
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(["pass@1: 1.0000  (95% CI *, 1 problems, n=1)"])
     assert "not computed" not in result.stdout.str()
@@ -239,34 +253,34 @@ def test_k_filter_x_and_last_failed(pytester: pytest.Pytester, tiny_dataset: Pat
         ],
     )
     base = ("--humaneval-model=samples:s.jsonl", "--humaneval-dataset=problems.jsonl")
-    first = pytester.runpytest_subprocess(*base, timeout=TIMEOUT)
+    first = pytester.runpytest(*base)
     first.assert_outcomes(passed=2, failed=2)
 
-    only_t1 = pytester.runpytest_subprocess(*base, "-k", "T/1", timeout=TIMEOUT)
+    only_t1 = pytester.runpytest(*base, "-k", "T/1")
     only_t1.assert_outcomes(passed=1, failed=1, deselected=2)
     only_t1.stdout.fnmatch_lines(
         ["note: 2 of 4 samples did not run*pass@k covers the 2 that did, over 1 problems"]
     )
 
+    # Under xdist, because there the workers deselect and only the controller reports.
     last_failed = pytester.runpytest_subprocess(*base, "--lf", "-n", "2", timeout=TIMEOUT)
     last_failed.assert_outcomes(failed=2)  # xdist workers deselect; the controller does not count it
     last_failed.stdout.fnmatch_lines(["samples: 2 run: 0 passed, 2 failed, *"])
 
-    stop = pytester.runpytest_subprocess(
-        *base, "-x", "-p", "no:xdist", "-p", "no:cacheprovider", timeout=TIMEOUT
-    )
+    stop = pytester.runpytest(*base, "-x", "-p", "no:xdist", "-p", "no:cacheprovider")
     stop.assert_outcomes(passed=1, failed=1)
     stop.stdout.fnmatch_lines(["samples: 2 run: 1 passed, 1 failed, 0 error, 0 timeout, 0 crashed"])
 
     # With a pool, later samples have started before the failure: they are dropped, not reported.
-    pooled_stop = pytester.runpytest_subprocess(
-        *base, "-x", "-p", "no:xdist", "-p", "no:cacheprovider", "--humaneval-jobs=4", timeout=TIMEOUT
+    pooled_stop = pytester.runpytest(
+        *base, "-x", "-p", "no:xdist", "-p", "no:cacheprovider", "--humaneval-jobs=4"
     )
     pooled_stop.assert_outcomes(passed=1, failed=1)
     pooled_stop.stdout.fnmatch_lines(["samples: 2 run: 1 passed, 1 failed, 0 error, 0 timeout, 0 crashed"])
 
 
 def test_junitxml(pytester: pytest.Pytester, tiny_dataset: Path) -> None:
+    # Under xdist: the controller writes the file from the workers' reports.
     result = pytester.runpytest_subprocess(
         "--humaneval-model=canonical",
         "--humaneval-dataset=problems.jsonl",
@@ -282,13 +296,12 @@ def test_junitxml(pytester: pytest.Pytester, tiny_dataset: Path) -> None:
 
 
 def test_report_contents(pytester: pytest.Pytester, tiny_dataset: Path) -> None:
-    result = pytester.runpytest_subprocess(
+    result = pytester.runpytest(
         "--humaneval-model=canonical",
         "--humaneval-dataset=problems.jsonl",
         "--humaneval-n=3",
         "--humaneval-report=out/report.json",
         "--humaneval-k=1,3,5",
-        timeout=TIMEOUT,
     )
     result.assert_outcomes(passed=6)
     report = read_report(pytester.path / "out" / "report.json")
@@ -319,6 +332,7 @@ def test_inert_without_model(pytester: pytest.Pytester) -> None:
             assert not heavy, heavy
     """
     )
+    # A fresh interpreter (this one has loaded the plugin's parts), and workers, which load it too.
     result = pytester.runpytest_subprocess("-n", "2", timeout=TIMEOUT)
     result.assert_outcomes(passed=1)
     out = result.stdout.str()
@@ -327,6 +341,8 @@ def test_inert_without_model(pytester: pytest.Pytester) -> None:
 
 def test_project_tests_run_only_when_named(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_own="def test_own():\n    pass\n")
+    # Under xdist: a worker takes "were the project's tests named?" from the controller's shipment, not
+    # from its own arguments, and must still collect what the controller expects.
     evaluation_only = pytester.runpytest_subprocess(
         "--humaneval-model=canonical", "--humaneval-tasks=0", "-n", "2", timeout=TIMEOUT
     )
@@ -340,14 +356,16 @@ def test_project_tests_run_only_when_named(pytester: pytest.Pytester) -> None:
 def test_custom_backend_through_the_hook(pytester: pytest.Pytester) -> None:
     example = Path(__file__).parent.parent / "conftest_examples" / "custom_backend" / "conftest.py"
     pytester.makeconftest(example.read_text())
-    result = pytester.runpytest_subprocess(
-        "--humaneval-model=constant:pass", "--humaneval-tasks=0-2", "-n", "2", timeout=TIMEOUT
-    )
+    # One mode: the backend answers on the controller; that xdist workers never generate is
+    # test_generation.py's to show.
+    result = pytester.runpytest("--humaneval-model=constant:pass", "--humaneval-tasks=0-2", "-p", "no:xdist")
     result.assert_outcomes(failed=3)
     result.stdout.fnmatch_lines(["model: constant:pass", "pass@1: 0.0000  (95% CI *, 3 problems, n=1)"])
 
 
+@pytest.mark.slow  # all 164 problems; the subset above runs the same path on every edit
 def test_full_canonical_run_in_an_empty_directory(pytester: pytest.Pytester) -> None:
+    # The quick start's command, as the README gives it.
     assert not any(pytester.path.iterdir())
     result = pytester.runpytest_subprocess("--humaneval-model=canonical", "-n", "2", timeout=300)
     result.assert_outcomes(passed=164)

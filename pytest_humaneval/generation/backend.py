@@ -22,7 +22,15 @@ class GeneratingBackend(ABC):
     name: str
 
     def complete(self, request: GenerationRequest) -> list[Completion]:
-        return generate(self.generator(request), request)
+        generator = self.generator(request)
+        try:
+            return generate(generator, request)
+        finally:
+            # A generator that holds connections (openai:'s HTTP client) may offer close(): called here,
+            # also when generation failed, so that no socket is left for the garbage collector to find.
+            close = getattr(generator, "close", None)
+            if callable(close):
+                close()
 
     @abstractmethod
     def generator(self, request: GenerationRequest) -> Generator:

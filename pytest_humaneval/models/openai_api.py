@@ -92,6 +92,10 @@ class OpenAIGenerator:
     def generate(self, jobs: Sequence[Job]) -> list[str]:
         return [self._one(job) for job in jobs]
 
+    def close(self) -> None:
+        """Close the client's pooled connections (called by ``GeneratingBackend.complete``)."""
+        self.client.close()
+
     def _one(self, job: Job) -> str:
         what = (
             f"{job.problem.task_id} sample {job.index}: {self.style} request to {self.base_url} "
