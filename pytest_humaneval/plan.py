@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from .dataset import Dataset, Problem
+from .dataset import REQUIRED_FIELDS, Dataset, Problem
 from .errors import HumanEvalInputError
 from .models import Backend, Completion, GenerationOptions, GenerationRequest, Sampling
 
@@ -59,10 +59,6 @@ class Provenance:
         return f"generation: none, {total} samples given by {model}, loaded in {seconds:.2f} s"
 
 
-# Problem fields a worker needs to judge: the extra fields (EvalPlus's inputs, say) stay on the controller.
-_JUDGING_FIELDS = ("task_id", "prompt", "test", "entry_point", "canonical_solution")
-
-
 @dataclass(frozen=True)
 class Plan:
     model: str
@@ -87,8 +83,9 @@ class Plan:
     def to_wire(self) -> str:
         """What a worker needs to collect and judge the samples, as one JSON string.
 
-        Only the fields judging reads travel: a problem set's extra fields may hold values (integers
-        beyond 64 bits, say) that an execnet channel refuses, and the raw model answers stay here.
+        Only a problem's required fields travel, which are all judging reads: a problem set's extra fields
+        (EvalPlus's inputs, say) may hold values (integers beyond 64 bits) that an execnet channel
+        refuses, and the raw model answers stay here.
         """
         return json.dumps(
             {
@@ -96,7 +93,7 @@ class Plan:
                 "dataset_name": self.dataset_name,
                 "dataset_sha256": self.dataset_sha256,
                 "dataset_size": self.dataset_size,
-                "problems": [[getattr(p, name) for name in _JUDGING_FIELDS] for p in self.problems],
+                "problems": [[getattr(p, name) for name in REQUIRED_FIELDS] for p in self.problems],
                 "samples": [[s.task_id, s.index, s.completion, s.order] for s in self.samples],
                 "notes": list(self.notes),
             }
@@ -111,7 +108,7 @@ class Plan:
             dataset_sha256=data["dataset_sha256"],
             dataset_size=data["dataset_size"],
             problems=tuple(
-                Problem(**dict(zip(_JUDGING_FIELDS, row, strict=True))) for row in data["problems"]
+                Problem(**dict(zip(REQUIRED_FIELDS, row, strict=True))) for row in data["problems"]
             ),
             samples=tuple(Sample(*row) for row in data["samples"]),
             notes=tuple(data["notes"]),
