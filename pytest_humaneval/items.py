@@ -58,7 +58,8 @@ class HumanEvalSuite(pytest.Collector):
         here = self._positions.get(id(item))
         if here is None:
             return
-        for each in items[here:]:
+        for position in range(here, len(items)):  # no slice: it would copy the rest of the list per item
+            each = items[position]
             if isinstance(each, SampleItem):
                 yield each.nodeid, each.program
 
