@@ -26,7 +26,7 @@ from .gate import Verdict, evaluate
 from .generation import GenerationError, request_parts, sampling_warnings
 from .models import BUILTIN_SPECS
 from .models.samples_file import write_samples
-from .plan import Plan, build_plan
+from .plan import Plan, Sample, build_plan
 from .report import (
     SCHEMA_VERSION,
     RunInfo,
@@ -127,7 +127,7 @@ class Controller:
         self.config = config
         self.settings = settings
         self._plan: Plan | None = None
-        self._by_nodeid: dict[str, Any] = {}
+        self._by_nodeid: dict[str, Sample] = {}
         self.outcomes: dict[str, Outcome] = {}
         self.baseline: Baseline | None = None
         self.started = time.perf_counter()
