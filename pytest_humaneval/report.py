@@ -11,7 +11,7 @@ import platform
 import subprocess
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,7 @@ from .passk import PassAtK, aggregate
 from .plan import Plan, Sample
 from .sandbox import OUTCOME_KINDS, Outcome
 from .stats import BOOTSTRAP_METHOD, Interval, pass_at_k_interval
+from .tampering import TamperCounts
 
 # 1: the first versioned layout (adds schema_version, run, pass_at_k_ci, baseline, gates).
 SCHEMA_VERSION = 1
@@ -42,6 +43,7 @@ class Summary:
     duration: float  # wall-clock seconds of the whole run
     sandbox_time: float  # seconds spent inside sample processes, summed
     notes: tuple[str, ...]
+    tampering: TamperCounts = field(default_factory=TamperCounts)
 
 
 def summarize(plan: Plan, outcomes: Mapping[str, Outcome], ks: tuple[int, ...], duration: float) -> Summary:
@@ -81,6 +83,7 @@ def summarize(plan: Plan, outcomes: Mapping[str, Outcome], ks: tuple[int, ...], 
         duration=duration,
         sandbox_time=sum(o.duration for o in outcomes.values()),
         notes=tuple(notes),
+        tampering=TamperCounts.of(o for s in plan.samples if (o := outcomes.get(s.name)) is not None),
     )
 
 
@@ -105,6 +108,9 @@ def terminal_lines(
         lines.append(f"pass@{k}: not computed: {reason}")
     counts = ", ".join(f"{count} {kind}" for kind, count in summary.counts.items())
     lines.append(f"samples: {summary.samples_run} run: {counts}")
+    tampered = summary.tampering.line(summary.samples_run)
+    if tampered is not None:
+        lines.append(tampered)
     lines.append(f"problems solved: {summary.problems_solved} of {summary.problems_evaluated}")
     lines.append(f"time: {summary.duration:.2f} s wall, {summary.sandbox_time:.2f} s inside sample processes")
     if generation is not None:
@@ -212,6 +218,7 @@ def build_report(
         "settings": dict(settings),
         "plugin_version": __version__,
         "counts": summary.counts,
+        "tampering": summary.tampering.to_json(),
         "samples_run": summary.samples_run,
         "samples_planned": summary.samples_planned,
         "problems_evaluated": summary.problems_evaluated,
