@@ -25,8 +25,10 @@ def _escape(code: int) -> str:
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
-# C0 controls, DEL, C1 controls (0x9b is a one-byte CSI to some terminals), and the format controls.
-_TABLE = {code: _escape(code) for code in (*range(0x20), *range(0x7F, 0xA0), *_FORMAT_CONTROLS)}
+# C0 controls, DEL, C1 controls (0x9b is a one-byte CSI to some terminals), the format controls, and
+# lone surrogates, which no terminal encoding can write (printing one would stop pytest).
+_CODES = (*range(0x20), *range(0x7F, 0xA0), *_FORMAT_CONTROLS, *range(0xD800, 0xE000))
+_TABLE = {code: _escape(code) for code in _CODES}
 _KEEP_LAYOUT = dict(_TABLE)
 del _KEEP_LAYOUT[ord("\n")], _KEEP_LAYOUT[ord("\t")]
 

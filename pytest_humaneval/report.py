@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import re
 import subprocess
 import sys
 from collections.abc import Mapping
@@ -233,22 +234,34 @@ def build_report(
     }
 
 
-def _write_atomically(path: Path, text: str) -> None:
+def _write_atomically(path: Path, text: str, errors: str = "strict") -> None:
     """Write via a temporary file and rename, so a reader never sees half a report."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
+    tmp.write_text(text, encoding="utf-8", errors=errors)
     tmp.replace(path)
 
 
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _json(value: Any, indent: int | None = None) -> str:
+    """JSON with text as it is, but for lone surrogates (a sample's message or completion can hold
+    one), which UTF-8 cannot encode: those stay \\u escapes, and a reader gets the exact text back (a
+    high surrogate followed by a low one reads back as the one character they encode)."""
+    text = json.dumps(value, indent=indent, ensure_ascii=False)
+    return _LONE_SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
 def write_report(path: Path, report: Mapping[str, Any]) -> None:
-    _write_atomically(path, json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    _write_atomically(path, _json(report, indent=2) + "\n")
 
 
 def write_html(path: Path, report: Mapping[str, Any]) -> None:
     from .html_report import render
 
-    _write_atomically(path, render(report))
+    # A lone surrogate (see _json) becomes a character reference, which browsers show as U+FFFD.
+    _write_atomically(path, render(report), errors="xmlcharrefreplace")
 
 
 def write_results(path: Path, plan: Plan, outcomes: Mapping[str, Outcome]) -> None:
@@ -263,5 +276,5 @@ def write_results(path: Path, plan: Plan, outcomes: Mapping[str, Outcome]) -> No
             "passed": outcome.passed,
             "result": outcome.reference_result(),
         }
-        lines.append(json.dumps(record, ensure_ascii=False) + "\n")
+        lines.append(_json(record) + "\n")
     _write_atomically(path, "".join(lines))

@@ -84,3 +84,28 @@ def test_a_sample_cannot_rewrite_the_log(
     )
     html = (pytester.path / "report.html").read_bytes().decode()
     assert escape(f"ValueError: {FORGED}") in html  # the exact text, escaped as HTML only
+
+
+def test_a_lone_surrogate_in_a_message_breaks_neither_the_terminal_nor_the_reports(
+    pytester: pytest.Pytester, tiny_dataset: Path
+) -> None:
+    # A message Python holds but UTF-8 cannot encode: written as it is, it stopped the run at its end.
+    write_jsonl(
+        pytester.path / "s.jsonl", [{"task_id": "T/0", "completion": "    raise ValueError('\\udc80')\n"}]
+    )
+    result = pytester.runpytest(
+        "--humaneval-model=samples:s.jsonl",
+        "--humaneval-dataset=problems.jsonl",
+        "--humaneval-report=report.json",
+        "--humaneval-results=results.jsonl",
+        "--humaneval-html=report.html",
+        "--junitxml=junit.xml",
+        "-p",
+        "no:xdist",
+    )
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(["FAILED humaneval::T/0[[]0[]] - T/0 sample 0: error: ValueError: \\udc80 *"])
+    (sample,) = read_report(pytester.path / "report.json")["samples"]
+    assert sample["message"] == "\udc80"
+    assert "failed: \\udc80" in (pytester.path / "results.jsonl").read_text(encoding="utf-8")
+    assert "ValueError: &#56448;" in (pytester.path / "report.html").read_text(encoding="utf-8")
