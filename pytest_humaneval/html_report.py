@@ -9,7 +9,7 @@ from html import escape
 from typing import Any
 
 from .passk import estimate_pass_at_k
-from .sandbox import Outcome
+from .sandbox import TAMPER_KINDS, Outcome
 
 MAX_CURVE_POINTS = 200
 PLOT_WIDTH, PLOT_HEIGHT = 640, 320
@@ -52,6 +52,7 @@ def render(report: Mapping[str, Any]) -> str:
     ]
     if baseline is not None:
         parts.append(_baseline_section(baseline))
+    parts.append(_tampering(report["samples"]))
     parts.append(_failing_samples(report["samples"]))
     parts.append("</body></html>\n")
     return "\n".join(parts)
@@ -276,6 +277,28 @@ def _baseline_section(baseline: Mapping[str, Any]) -> str:
                 f"{rows}</table>"
             )
     return "".join(parts)
+
+
+def _tampering(samples: Sequence[Mapping[str, Any]]) -> str:
+    """Every sample the sandbox saw tamper, passed or not, with what each kind means."""
+    tampered = [s for s in samples if s.get("tampering")]
+    rows = "".join(
+        f'<tr class="tampering-sample"><td>{escape(s["task_id"])}</td><td class="num">{s["sample"]}</td>'
+        f"<td>{escape(s['outcome'])}</td><td>{escape(', '.join(s['tampering']))}</td></tr>"
+        for s in tampered
+    )
+    seen = sorted({kind for s in tampered for kind in s["tampering"]})
+    legend = "".join(
+        f"<li><code>{escape(kind)}</code>: {escape(TAMPER_KINDS.get(kind, 'unknown kind'))}</li>"
+        for kind in seen
+    )
+    table = ""
+    if rows:
+        table = (
+            '<table id="tampering"><tr><th>problem</th><th>sample</th><th>outcome</th><th>tampering</th></tr>'
+            f"{rows}</table><ul>{legend}</ul>"
+        )
+    return f'<h2 id="tampering-samples">Tampering: {len(tampered)} samples</h2>{table}'
 
 
 def _failing_samples(samples: Sequence[Mapping[str, Any]]) -> str:

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from .plan import ROOT_NAME, Plan, Sample
+from .printable import visible
 from .runner import RUNNER, Upcoming
 from .sandbox import WALL_FACTOR, Outcome, Program, build_program
 
@@ -87,15 +88,15 @@ class SampleItem(pytest.Item):
         )
         if not outcome.passed:
             if self.config.option.tbstyle not in ("line", "no"):  # sections there would undo one line each
-                self.add_report_section("call", "completion", self.sample.completion)
+                self.add_report_section("call", "completion", visible(self.sample.completion))
                 if outcome.stdout:
-                    self.add_report_section("call", "sample output", outcome.stdout)
+                    self.add_report_section("call", "sample output", visible(outcome.stdout))
             raise SampleNotPassed(outcome)
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str | Any:
         if isinstance(excinfo.value, SampleNotPassed):
-            # One line: pytest's short summary prints it after the node id.
-            text = " ".join(excinfo.value.outcome.describe().splitlines())
+            # One line: pytest's short summary prints it after the node id, and --junitxml's message.
+            text = " ".join(visible(excinfo.value.outcome.describe()).splitlines())
             return f"{self.sample.task_id} sample {self.sample.index}: {text}"
         return super().repr_failure(excinfo, style=style)
 

@@ -8,10 +8,11 @@ from __future__ import annotations
 import json
 import os
 import platform
+import re
 import subprocess
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from .passk import PassAtK, aggregate
 from .plan import Plan, Sample
 from .sandbox import OUTCOME_KINDS, Outcome
 from .stats import BOOTSTRAP_METHOD, Interval, pass_at_k_interval
+from .tampering import TamperCounts
 
 # 1: the first versioned layout (adds schema_version, run, pass_at_k_ci, baseline, gates).
 SCHEMA_VERSION = 1
@@ -42,6 +44,7 @@ class Summary:
     duration: float  # wall-clock seconds of the whole run
     sandbox_time: float  # seconds spent inside sample processes, summed
     notes: tuple[str, ...]
+    tampering: TamperCounts = field(default_factory=TamperCounts)
 
 
 def summarize(plan: Plan, outcomes: Mapping[str, Outcome], ks: tuple[int, ...], duration: float) -> Summary:
@@ -81,6 +84,7 @@ def summarize(plan: Plan, outcomes: Mapping[str, Outcome], ks: tuple[int, ...], 
         duration=duration,
         sandbox_time=sum(o.duration for o in outcomes.values()),
         notes=tuple(notes),
+        tampering=TamperCounts.of(o for s in plan.samples if (o := outcomes.get(s.name)) is not None),
     )
 
 
@@ -105,6 +109,9 @@ def terminal_lines(
         lines.append(f"pass@{k}: not computed: {reason}")
     counts = ", ".join(f"{count} {kind}" for kind, count in summary.counts.items())
     lines.append(f"samples: {summary.samples_run} run: {counts}")
+    tampered = summary.tampering.line(summary.samples_run)
+    if tampered is not None:
+        lines.append(tampered)
     lines.append(f"problems solved: {summary.problems_solved} of {summary.problems_evaluated}")
     lines.append(f"time: {summary.duration:.2f} s wall, {summary.sandbox_time:.2f} s inside sample processes")
     if generation is not None:
@@ -212,6 +219,7 @@ def build_report(
         "settings": dict(settings),
         "plugin_version": __version__,
         "counts": summary.counts,
+        "tampering": summary.tampering.to_json(),
         "samples_run": summary.samples_run,
         "samples_planned": summary.samples_planned,
         "problems_evaluated": summary.problems_evaluated,
@@ -226,22 +234,34 @@ def build_report(
     }
 
 
-def _write_atomically(path: Path, text: str) -> None:
+def _write_atomically(path: Path, text: str, errors: str = "strict") -> None:
     """Write via a temporary file and rename, so a reader never sees half a report."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
+    tmp.write_text(text, encoding="utf-8", errors=errors)
     tmp.replace(path)
 
 
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _json(value: Any, indent: int | None = None) -> str:
+    """JSON with text as it is, but for lone surrogates (a sample's message or completion can hold
+    one), which UTF-8 cannot encode: those stay \\u escapes, and a reader gets the exact text back (a
+    high surrogate followed by a low one reads back as the one character they encode)."""
+    text = json.dumps(value, indent=indent, ensure_ascii=False)
+    return _LONE_SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
 def write_report(path: Path, report: Mapping[str, Any]) -> None:
-    _write_atomically(path, json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    _write_atomically(path, _json(report, indent=2) + "\n")
 
 
 def write_html(path: Path, report: Mapping[str, Any]) -> None:
     from .html_report import render
 
-    _write_atomically(path, render(report))
+    # A lone surrogate (see _json) becomes a character reference, which browsers show as U+FFFD.
+    _write_atomically(path, render(report), errors="xmlcharrefreplace")
 
 
 def write_results(path: Path, plan: Plan, outcomes: Mapping[str, Outcome]) -> None:
@@ -256,5 +276,5 @@ def write_results(path: Path, plan: Plan, outcomes: Mapping[str, Outcome]) -> No
             "passed": outcome.passed,
             "result": outcome.reference_result(),
         }
-        lines.append(json.dumps(record, ensure_ascii=False) + "\n")
+        lines.append(_json(record) + "\n")
     _write_atomically(path, "".join(lines))

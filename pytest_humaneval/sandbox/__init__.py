@@ -11,10 +11,11 @@ from .client import Sandbox
 from .limits import Limits
 from .outcome import OUTCOME_KINDS, Outcome, OutcomeKind
 from .program import Program, build_program
-from .wire import WALL_FACTOR
+from .wire import TAMPER_KINDS, WALL_FACTOR
 
 __all__ = [
     "OUTCOME_KINDS",
+    "TAMPER_KINDS",
     "WALL_FACTOR",
     "Limits",
     "Outcome",

@@ -34,6 +34,7 @@ how the child ended.
 
 from __future__ import annotations
 
+import codecs
 import gc
 import io
 import json
@@ -66,34 +67,65 @@ def _send(fd: int, message: dict[str, Any]) -> None:
 # ---------------------------------------------------------------------------- the child
 
 
-class _CappedText(io.TextIOBase):
-    """Stands in for sys.stdout and sys.stderr: keeps the first `limit` characters, counts the rest."""
+class _Sink(io.FileIO):
+    """The bottom of the candidate's output stream: keeps the first `limit` bytes written, drops the rest.
+
+    A FileIO (on fd 1, /dev/null, which it never writes to) rather than a RawIOBase: the text layer
+    checks a FileIO's `closed` in C on every write, a Python class's through attribute lookups.
+    """
 
     def __init__(self, limit: int) -> None:
-        self._parts: list[str] = []
+        super().__init__(1, "w", closefd=False)
+        self._kept = bytearray()
         self._room = limit
-        self._sent = 0
-        self.dropped = 0
 
-    def writable(self) -> bool:
-        return True
-
-    def write(self, s: str) -> int:
-        if not isinstance(s, str):
-            raise TypeError(f"write() argument must be str, not {type(s).__name__}")
+    def write(self, data: Any) -> int:
+        size = len(data)
         if self._room > 0:
-            self._parts.append(s[: self._room])
-        kept = min(len(s), max(self._room, 0))
-        self._room -= kept
-        self.dropped += len(s) - kept
-        return len(s)
+            piece = data[: self._room]
+            self._kept += piece
+            self._room -= len(piece)
+        return size
+
+    def take(self) -> bytes:
+        """The bytes kept since the last call."""
+        kept, self._kept = bytes(self._kept), bytearray()
+        return kept
+
+
+class _Output:
+    """The candidate's sys.stdout and sys.stderr, at the cost of a write to an in-memory file.
+
+    Each ``print`` goes into C: io.TextIOWrapper encodes and gathers text, io.BufferedWriter gathers
+    bytes, and Python code (the sink's write) runs once per OUTPUT_BUFFER bytes, not once per write. The
+    sink keeps at most what `limit` characters can take in UTF-8, so memory stays bounded whatever the
+    candidate prints; `take` cuts the text to `limit` characters in all.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self._sink = _Sink(limit * 4)  # UTF-8 needs at most 4 bytes a character
+        # surrogatepass: a lone surrogate prints, as it would to an in-memory text file.
+        self.stream = io.TextIOWrapper(
+            io.BufferedWriter(self._sink, OUTPUT_BUFFER),
+            encoding="utf-8",
+            errors="surrogatepass",
+            newline="\n",
+        )
+        self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        self._room = limit
 
     def take(self) -> str:
-        """What was written since the last call."""
-        text = "".join(self._parts)
-        self._parts = [text]
-        new, self._sent = text[self._sent :], len(text)
-        return new
+        """What was printed since the last call, within the limit."""
+        try:
+            self.stream.flush()
+        except Exception:  # closed or broken by the candidate: what reached the sink still counts
+            pass
+        text = self._decoder.decode(self._sink.take())[: max(self._room, 0)]
+        self._room -= len(text)
+        return text
+
+
+OUTPUT_BUFFER = 1 << 16  # bytes gathered in C before the sink's Python-level write runs
 
 
 def _safe_str(value: object) -> str:
@@ -123,11 +155,10 @@ def _describe(exc: BaseException) -> dict[str, Any]:
     return wire.exception(_safe_str(name), builtin, _safe_str(exc), _candidate_line(exc))
 
 
-def _child(
-    request: dict[str, Any], code: Any, sock: socket.socket, captured: _CappedText, server: Server
-) -> None:
+def _child(request: dict[str, Any], code: Any, sock: socket.socket, server: Server) -> None:
     """Body of the forked child. Never returns: it ends with os._exit."""
     fd = sock.fileno()
+    captured = _Output(int(request[wire.OUTPUT_LIMIT]))
     timeout = float(request[wire.TIMEOUT])
     confine.confine_sample(
         uid=server.sandbox_uid,
@@ -139,7 +170,7 @@ def _child(
     )
     os.closerange(3, fd)
     os.closerange(fd + 1, 1 << 16)
-    sys.stdout = sys.stderr = captured
+    sys.stdout = sys.stderr = captured.stream
     sys.stdin = _EMPTY_STDIN
     sys.argv = ["candidate"]
     sys.modules["__candidate__"] = module = type(sys)("__candidate__")
@@ -164,7 +195,7 @@ def _child(
     os._exit(0)
 
 
-def _serve_calls(fd: int, function: Any, captured: _CappedText) -> None:
+def _serve_calls(fd: int, function: Any, captured: _Output) -> None:
     """Answer the trusted side's calls until it hangs up."""
     frames = wire.Frames()
     while True:
@@ -238,7 +269,6 @@ class Server:
         except (ValueError, MemoryError, RecursionError) as exc:  # NUL bytes, absurd nesting or size
             _send(self.control, wire.not_compiled(type(exc).__name__, _safe_str(exc)))
             return
-        captured = _CappedText(int(request[wire.OUTPUT_LIMIT]))
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         # Set before the child can send: the kernel then stamps each of its messages with its pid, as
         # seen from the client's PID namespace, which the client needs to read the child's clock.
@@ -248,7 +278,7 @@ class Server:
         if pid == 0:
             try:
                 ours.close()
-                _child(request, code, theirs, captured, self)
+                _child(request, code, theirs, self)
             finally:
                 os._exit(70)
         theirs.close()

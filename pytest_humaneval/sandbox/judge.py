@@ -8,6 +8,7 @@ did here: nothing the candidate can reach (its exit status, its output, its own 
 from __future__ import annotations
 
 import builtins
+import dataclasses
 import functools
 import select
 import socket
@@ -23,6 +24,8 @@ from .program import TEST_NAME, Program
 
 # Exceptions that end a program run the reference way: the sample crashed rather than erred.
 ENDS_THE_PROCESS = ("SystemExit", "MemoryError", "KeyboardInterrupt")
+# Of those, the ones a program raises on purpose to end its process: tampering when a candidate does.
+ENDS_ON_PURPOSE = ("SystemExit", "KeyboardInterrupt")
 MAX_TYPE_NAME = 200  # characters of an exception's type name kept
 
 
@@ -46,9 +49,12 @@ def judge(program: Program, sock: socket.socket, limits: Limits, start: float) -
     """
     channel = _Channel(sock, limits)
     try:
-        return _judge(program, channel, start)
+        outcome = _judge(program, channel, start)
     finally:
         channel.close()
+    if channel.tampering:
+        outcome = dataclasses.replace(outcome, tampering=tuple(sorted(channel.tampering)))
+    return outcome
 
 
 def not_compiled(program: Program, reply: dict[str, Any], start: float) -> Outcome:
@@ -69,6 +75,7 @@ def _judge(program: Program, channel: _Channel, start: float) -> Outcome:
                 kind = "failed"
             return _outcome(program, kind, info, start, remote=True, stdout=channel.output)
         if not first.get(wire.READY):
+            channel.tampering.add(wire.TAMPER_CHANNEL)
             raise _Stop("crashed", "the candidate's process sent something unexpected")
         namespace: dict[str, Any] = {"__name__": "__humaneval_test__", "__builtins__": builtins}
         exec(_compile_test(program.test_source), namespace)
@@ -111,6 +118,7 @@ class _Channel:
         self._frames = wire.Frames()
         self._output: list[str] = []
         self._output_size = 0
+        self.tampering: set[str] = set()  # kinds seen on this channel (wire.TAMPER_KINDS)
 
     @property
     def output(self) -> str:
@@ -124,7 +132,8 @@ class _Channel:
             self.sock.sendall(wire.frame(message))
         except TimeoutError:
             raise _Stop("timeout", "the candidate stopped reading its input") from None
-        except OSError:
+        except OSError:  # the candidate's process has gone
+            self.tampering.add(wire.TAMPER_EXIT)
             raise _Stop("crashed", "") from None
 
     def receive(self) -> dict[str, Any]:
@@ -141,14 +150,21 @@ class _Channel:
             self.busy += time.monotonic() - waited_from
 
     def _take_frame(self) -> dict[str, Any] | None:
-        try:
-            message = self._frames.next()
-        except wire.FrameTooLarge:
-            raise _Stop("error", f"the candidate's answer is larger than {wire.MAX_FRAME} bytes") from None
-        except wire.MalformedFrame:
-            raise _Stop("error", "the candidate's process sent malformed data") from None
+        while True:
+            try:
+                message = self._frames.next()
+            except wire.FrameTooLarge:
+                raise _Stop(
+                    "error", f"the candidate's answer is larger than {wire.MAX_FRAME} bytes"
+                ) from None
+            except wire.MalformedFrame:
+                self.tampering.add(wire.TAMPER_CHANNEL)
+                raise _Stop("error", "the candidate's process sent malformed data") from None
+            if message is None or not self._is_tampering_note(message):
+                break
         if message is None:
             return None
+        self._note_tampering(message)
         out = message.get(wire.OUT)
         if isinstance(out, str) and out:
             room = self.limits.output_limit - self._output_size
@@ -156,6 +172,27 @@ class _Channel:
                 self._output.append(out[:room])
                 self._output_size += min(room, len(out))
         return message
+
+    def _is_tampering_note(self, message: dict[str, Any]) -> bool:
+        """Whether `message` is a report of refusals from inside the sandbox; if so, take its kinds."""
+        if set(message) != {wire.TAMPERING}:
+            return False
+        kinds = message[wire.TAMPERING]
+        if isinstance(kinds, list):
+            self.tampering.update(k for k in kinds if isinstance(k, str) and k in wire.REPORTED_FROM_INSIDE)
+        return True
+
+    def _note_tampering(self, message: dict[str, Any]) -> None:
+        """What a reply says of itself: the candidate ended its process, or made a value that cannot cross."""
+        for key in (wire.ERROR, wire.RAISE):
+            info = message.get(key)
+            if not isinstance(info, dict):
+                continue
+            builtin = info.get(wire.BUILTIN) is True
+            if builtin and info.get(wire.TYPE) in ENDS_ON_PURPOSE:
+                self.tampering.add(wire.TAMPER_EXIT)
+            elif not builtin and info.get(wire.TYPE) == "NotPlainData":  # the child's _plain refused it
+                self.tampering.add(wire.TAMPER_NOT_PLAIN)
 
     def _wait_readable(self, waited_from: float) -> None:
         timeout = self.limits.timeout
@@ -187,7 +224,8 @@ class _Channel:
                 chunk = self.sock.recv(1 << 16)
         except OSError:
             chunk = b""
-        if not chunk:
+        if not chunk:  # the candidate's process ended, or closed its socket, before the check finished
+            self.tampering.add(wire.TAMPER_EXIT)
             raise _Stop("crashed", "")
         self._frames.feed(chunk)
 
@@ -230,9 +268,11 @@ class _RemoteCandidate:
             try:
                 return from_tree(reply[wire.RETURN])
             except NotPlainData as exc:
+                self._channel.tampering.add(wire.TAMPER_NOT_PLAIN)
                 raise _Stop("error", str(exc)) from None
         if wire.RAISE in reply and isinstance(reply[wire.RAISE], dict):
             raise _rebuild(reply[wire.RAISE])
+        self._channel.tampering.add(wire.TAMPER_CHANNEL)
         raise _Stop("error", "the candidate's process sent something unexpected")
 
 

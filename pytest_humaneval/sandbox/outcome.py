@@ -15,6 +15,8 @@ class Outcome:
 
     `kind` is one of passed, failed (an assertion failed), error (syntax error or another exception),
     timeout, crashed (killed by a signal, out of memory, exited before the check finished).
+    `tampering` names, sorted, each kind of tampering the sandbox saw (see ``wire.TAMPER_KINDS``),
+    whatever the verdict: a sample can tamper and still pass.
     """
 
     kind: OutcomeKind
@@ -25,6 +27,7 @@ class Outcome:
     where: str = ""  # "candidate" or "test": whose source `line` refers to
     stdout: str = ""
     duration: float = 0.0
+    tampering: tuple[str, ...] = ()
 
     @property
     def passed(self) -> bool:
@@ -61,6 +64,7 @@ class Outcome:
             "where": self.where,
             "stdout": self.stdout,
             "duration": self.duration,
+            "tampering": list(self.tampering),
         }
 
     @classmethod
@@ -77,4 +81,11 @@ class Outcome:
             where=str(data.get("where", "")),
             stdout=str(data.get("stdout", "")),
             duration=float(data.get("duration", 0.0)),
+            tampering=_names(data.get("tampering", [])),
         )
+
+
+def _names(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(name, str) for name in value):
+        raise ValueError(f"tampering must be a list of kind names, got {value!r}")
+    return tuple(value)

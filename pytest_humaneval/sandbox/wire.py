@@ -11,7 +11,8 @@ conversations use it:
 * the candidate's socket, between the trusted judge (:mod:`.judge`) and the child: the child sends
   ``{HELLO}``, then ``{READY}`` or ``{ERROR: exception}``; then for each call ``{ARGS, KWARGS}`` the child
   answers ``{RETURN: value}`` or ``{RAISE: exception}``. Any message from the child may carry ``OUT``,
-  what the candidate printed since its last message. Values are trees of :mod:`._plain`.
+  what the candidate printed since its last message. Values are trees of :mod:`._plain`. At any time
+  the child may also send ``{TAMPERING: [kind, ...]}``, refusals seen inside the sandbox (see below).
 
 Stdlib only and no relative imports: the fork server runs as a script and imports this file as a
 top-level module, before its checkout is hidden from it.
@@ -76,6 +77,40 @@ TYPE = "type"
 BUILTIN = "builtin"  # its class is one of Python's builtins: the trusted side may rebuild it
 MESSAGE = "message"
 LINE = "line"  # in the candidate's source, or None
+
+
+# ---------------------------------------------------------------------------- tampering
+
+# What a sample tried that the sandbox saw, as stable names (an outcome's `tampering`). The trusted side
+# sees the first three for itself, on the candidate's socket. The refused_* kinds can only be seen where
+# the refusal happens, inside the sandbox: the confinement layer that refuses a call reports it in a
+# {TAMPERING: [kinds]} message on the child's socket. Nothing sends one yet (the refusals today are
+# namespaces, which say nothing to anyone); the names, the message and the trusted side's handling are
+# here for the layers (seccomp, Landlock) that will. A kind reported from inside is only as trustworthy
+# as the child that sent it: a sample can claim it, or, having taken its socket over, keep it back.
+TAMPERING = "tampering"
+TAMPER_EXIT = "ended_early"
+TAMPER_NOT_PLAIN = "not_plain"
+TAMPER_CHANNEL = "channel"
+TAMPER_REFUSED_SOCKET = "refused_socket"
+TAMPER_REFUSED_WRITE = "refused_write"
+TAMPER_REFUSED_SIGNAL = "refused_signal"
+TAMPER_REFUSED_PTRACE = "refused_ptrace"
+TAMPER_KINDS = {
+    TAMPER_EXIT: "ended its process, or tried to, before the check finished, while loading or during a "
+    "call: sys.exit(), exit(), KeyboardInterrupt, os._exit(), a signal to itself, closing its socket "
+    "(a crash of the interpreter itself looks the same)",
+    TAMPER_NOT_PLAIN: "returned a value that cannot cross the sandbox boundary as plain data "
+    "(an object of its own class, such as one whose __eq__ always says yes)",
+    TAMPER_CHANNEL: "sent the judge malformed or unexpected data on its socket",
+    TAMPER_REFUSED_SOCKET: "was refused a network socket",
+    TAMPER_REFUSED_WRITE: "was refused a write outside its scratch directory",
+    TAMPER_REFUSED_SIGNAL: "was refused a signal to a process outside the sample",
+    TAMPER_REFUSED_PTRACE: "was refused ptrace or another process's memory",
+}
+REPORTED_FROM_INSIDE = frozenset(
+    (TAMPER_REFUSED_SOCKET, TAMPER_REFUSED_WRITE, TAMPER_REFUSED_SIGNAL, TAMPER_REFUSED_PTRACE)
+)
 
 
 # ---------------------------------------------------------------------------- framing
@@ -226,6 +261,11 @@ def returned(value: Any, out: str) -> dict[str, Any]:
 def raised(info: dict[str, Any], out: str) -> dict[str, Any]:
     """The entry point raised `info` (see `exception`)."""
     return {RAISE: info, OUT: out}
+
+
+def tampered(kinds: list[str]) -> dict[str, Any]:
+    """From inside the sandbox: the sample was refused what `kinds` name (see REPORTED_FROM_INSIDE)."""
+    return {TAMPERING: kinds}
 
 
 # Frames every sample sends or receives, made once here rather than in each child.

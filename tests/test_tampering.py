@@ -1,0 +1,214 @@
+"""Tampering the sandbox can see is named on the outcome, counted in the summary and listed in the reports."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from pytest_humaneval.sandbox import TAMPER_KINDS, Limits, Outcome, Program, Sandbox
+from pytest_humaneval.tampering import TamperCounts
+
+from .helpers import read_report, write_jsonl
+
+RETURNS_ONE = "def check(candidate):\n    assert candidate() == 1\n"
+# The test of a few HumanEval problems catches what the candidate raises and goes on.
+FORGIVING = "def check(candidate):\n    try:\n        candidate()\n    except Exception:\n        pass\n"
+# The candidate's socket to the judge is the one socket it has open.
+FIND_SOCKET = (
+    "import os, stat, struct, json\n"
+    "SOCK = next(fd for fd in range(3, 256) if _is_socket(fd))\n"
+    "def send(data):\n"
+    "    os.write(SOCK, struct.pack('>I', len(data)) + data)\n"
+)
+IS_SOCKET = (
+    "import os, stat\n"
+    "def _is_socket(fd):\n"
+    "    try:\n        return stat.S_ISSOCK(os.fstat(fd).st_mode)\n"
+    "    except OSError:\n        return False\n"
+)
+CUSTOM_EQ = "class Anything:\n    def __eq__(self, other):\n        return True\n"
+
+CASES: dict[str, tuple[str, str, str, tuple[str, ...]]] = {
+    # name: (candidate, test, verdict, tampering)
+    "sys.exit while loading": ("import sys\nsys.exit(0)\n", RETURNS_ONE, "crashed", ("ended_early",)),
+    "os._exit while loading": ("import os\nos._exit(0)\n", RETURNS_ONE, "crashed", ("ended_early",)),
+    "exit() in a call": ("def f():\n    exit()\n", RETURNS_ONE, "crashed", ("ended_early",)),
+    "os._exit in a call": (
+        "def f():\n    import os\n    os._exit(0)\n",
+        RETURNS_ONE,
+        "crashed",
+        ("ended_early",),
+    ),
+    "SIGKILL to itself in a call": (
+        "def f():\n    import os, signal\n    os.kill(os.getpid(), signal.SIGKILL)\n",
+        RETURNS_ONE,
+        "crashed",
+        ("ended_early",),
+    ),
+    "KeyboardInterrupt in a call": (
+        "def f():\n    raise KeyboardInterrupt\n",
+        RETURNS_ONE,
+        "crashed",
+        ("ended_early",),
+    ),
+    "sys.exit caught by the test": (
+        "def f():\n    raise SystemExit(0)\n",
+        FORGIVING,
+        "passed",  # the verdict is the test's; the attempt is on the record all the same
+        ("ended_early",),
+    ),
+    "an object with a custom __eq__": (
+        CUSTOM_EQ + "def f():\n    return Anything()\n",
+        RETURNS_ONE,
+        "error",
+        ("not_plain",),
+    ),
+    "a custom __eq__ inside a list": (
+        CUSTOM_EQ + "def f():\n    return [1, Anything()]\n",
+        "def check(candidate):\n    assert candidate() == [1, 1]\n",
+        "error",
+        ("not_plain",),
+    ),
+    "malformed data on its socket": (
+        IS_SOCKET + FIND_SOCKET + "def f():\n    send(b'not json')\n    return 1\n",
+        RETURNS_ONE,
+        "error",
+        ("channel",),
+    ),
+    "a forged return on its socket": (
+        IS_SOCKET + FIND_SOCKET + "def f():\n    send(json.dumps({'hello': True}).encode())\n    return 1\n",
+        RETURNS_ONE,
+        "error",
+        ("channel",),
+    ),
+    # The message the confinement layer sends when it refuses a call: only the refused_* kinds count.
+    "a report of refusals from inside": (
+        IS_SOCKET + FIND_SOCKET + "def f():\n"
+        "    kinds = ['refused_socket', 'refused_ptrace', 'ended_early', 'x']\n"
+        "    send(json.dumps({'tampering': kinds}).encode())\n"
+        "    return 1\n",
+        RETURNS_ONE,
+        "passed",
+        ("refused_ptrace", "refused_socket"),
+    ),
+}
+BENIGN: dict[str, tuple[str, str, str]] = {
+    "correct": ("def f():\n    return 1\n", RETURNS_ONE, "passed"),
+    "wrong answer": ("def f():\n    return 2\n", RETURNS_ONE, "failed"),
+    "an exception": ("def f():\n    raise ValueError('no')\n", RETURNS_ONE, "error"),
+    "an exception the test forgives": ("def f():\n    raise ValueError('no')\n", FORGIVING, "passed"),
+    "a str subclass crosses as its value": (
+        "class S(str):\n    def __eq__(self, other):\n        return True\n    __hash__ = str.__hash__\n"
+        "def f():\n    return S('1')\n",
+        RETURNS_ONE,
+        "failed",
+    ),
+    "prints and exits the module's main guard": (
+        "import sys\nif __name__ == '__main__':\n    sys.exit(1)\ndef f():\n    print('hi')\n    return 1\n",
+        RETURNS_ONE,
+        "passed",
+    ),
+    "a timeout": ("def f():\n    while True:\n        pass\n", RETURNS_ONE, "timeout"),
+    "out of memory": ("def f():\n    return len(bytearray(2 * 1024**3))\n", RETURNS_ONE, "crashed"),
+}
+
+
+@pytest.fixture(scope="module")
+def sandbox() -> Iterator[Sandbox]:
+    with Sandbox(Limits(timeout=1.0, memory=1024**3)) as box:
+        yield box
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_each_visible_kind_of_tampering_is_named(sandbox: Sandbox, name: str) -> None:
+    candidate, test, verdict, tampering = CASES[name]
+    outcome = sandbox.run(Program(candidate, "f", test))
+    assert (outcome.kind, outcome.tampering) == (verdict, tampering), outcome.describe()
+
+
+@pytest.mark.parametrize("name", list(BENIGN))
+def test_benign_samples_report_no_tampering(sandbox: Sandbox, name: str) -> None:
+    candidate, test, verdict = BENIGN[name]
+    outcome = sandbox.run(Program(candidate, "f", test))
+    assert (outcome.kind, outcome.tampering) == (verdict, ()), outcome.describe()
+
+
+def test_every_kind_seen_or_fed_has_a_description() -> None:
+    named = {kind for _, _, _, kinds in CASES.values() for kind in kinds}
+    assert named <= set(TAMPER_KINDS)
+    assert set(TAMPER_KINDS) == {"ended_early", "not_plain", "channel"} | {
+        f"refused_{what}" for what in ("socket", "write", "signal", "ptrace")
+    }
+
+
+def test_tampering_round_trips_through_json() -> None:
+    outcome = Outcome(kind="passed", tampering=("ended_early", "not_plain"))
+    assert Outcome.from_json(outcome.to_json()) == outcome
+    assert Outcome.from_json({"outcome": "passed"}).tampering == ()  # reports written before it existed
+    with pytest.raises(ValueError, match="tampering"):
+        Outcome.from_json({"outcome": "passed", "tampering": "ended_early"})
+
+
+def test_counts_are_per_sample_and_in_a_fixed_order() -> None:
+    counts = TamperCounts.of(
+        [
+            Outcome(kind="error", tampering=("not_plain",)),
+            Outcome(kind="crashed", tampering=("ended_early", "not_plain")),
+            Outcome(kind="passed"),
+        ]
+    )
+    assert (counts.samples, dict(counts.kinds)) == (2, {"ended_early": 1, "not_plain": 2})
+    assert counts.line(3) == "tampering: 2 of 3 samples: 1 ended_early, 2 not_plain"
+    assert TamperCounts.of([Outcome(kind="passed")]).line(1) is None
+
+
+# -n 2 once: the outcome, tampering included, reaches xdist's controller on the report's user_properties.
+def test_the_summary_and_the_reports_say_who_tampered(pytester: pytest.Pytester, tiny_dataset: Path) -> None:
+    completions = [
+        "    return a + b\n",  # benign
+        "    import sys\n    sys.exit(0)\n",
+        "    class Anything:\n        def __eq__(self, other):\n            return True\n"
+        "    return Anything()\n",
+        "    import os\n    os._exit(3)\n",
+        # It catches its own SystemExit: nothing leaves its process, nothing is seen.
+        "    try:\n        raise SystemExit\n    finally:\n        return a + b\n",
+    ]
+    write_jsonl(pytester.path / "s.jsonl", [{"task_id": "T/0", "completion": c} for c in completions])
+    result = pytester.runpytest_subprocess(
+        "--humaneval-model=samples:s.jsonl",
+        "--humaneval-dataset=problems.jsonl",
+        "--humaneval-report=report.json",
+        "--humaneval-html=report.html",
+        "--humaneval-k=1",
+        "-n",
+        "2",
+        timeout=60,
+    )
+    result.assert_outcomes(passed=2, failed=3)
+    result.stdout.fnmatch_lines(
+        [
+            "samples: 5 run: 2 passed, 0 failed, 1 error, 0 timeout, 2 crashed",
+            "tampering: 3 of 5 samples: 2 ended_early, 1 not_plain",
+        ]
+    )
+    report = read_report(pytester.path / "report.json")
+    assert report["tampering"] == {"samples": 3, "kinds": {"ended_early": 2, "not_plain": 1}}
+    assert [s["tampering"] for s in report["samples"]] == [
+        [],
+        ["ended_early"],
+        ["not_plain"],
+        ["ended_early"],
+        [],
+    ]
+    html = (pytester.path / "report.html").read_text(encoding="utf-8")
+    assert '<h2 id="tampering-samples">Tampering: 3 samples</h2>' in html
+    assert html.count('<tr class="tampering-sample">') == 3
+    assert f"<code>not_plain</code>: {TAMPER_KINDS['not_plain']}" in html.replace("&#x27;", "'")
+
+
+def test_no_tampering_line_when_none_was_seen(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest("--humaneval-model=canonical", "--humaneval-tasks=0-2", "-p", "no:xdist")
+    result.assert_outcomes(passed=3)
+    assert "tampering:" not in result.stdout.str()
