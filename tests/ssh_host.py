@@ -16,11 +16,12 @@ import getpass
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+from .helpers import free_port
 
 SSHD = Path("/usr/sbin/sshd")
 PRIVSEP_DIR = Path("/run/sshd")  # Debian's sshd refuses to start without it
@@ -36,13 +37,6 @@ def why_sshd_cannot_run() -> str | None:
     if not PRIVSEP_DIR.is_dir():
         return f"sshd needs its privilege separation directory {PRIVSEP_DIR}: create it (as root)"
     return None
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 class SshServer:
