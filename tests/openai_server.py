@@ -8,7 +8,8 @@ every request, so tests can check that retries happened and that nothing was gen
 By default it answers as OpenAI's API does. It can also answer as ``transformers serve`` does (see
 ``tests/test_transformers_serve.py``): keep the stop string it stopped at (``keep_stop``), refuse
 every model name but the one it is pinned to with FastAPI's ``{"detail": ...}`` body (``pinned``),
-and answer a prompt longer than it can take with a bare, plain-text 500 (``context``, in characters).
+answer a prompt longer than it can take with a bare, plain-text 500 (``context``, in characters), and
+decode greedily whatever the temperature and seed: every sample gets the first answer (``greedy``).
 Used by the tests and by ``bench/bench_generation.py``.
 """
 
@@ -60,6 +61,7 @@ class FakeOpenAI:
         keep_stop: bool = False,
         pinned: str | None = None,
         context: int | None = None,
+        greedy: bool = False,
     ) -> None:
         self.answers = {prompt: list(texts) for prompt, texts in answers.items()}
         self.faults = {prompt: list(fs) for prompt, fs in (faults or {}).items()}
@@ -67,6 +69,7 @@ class FakeOpenAI:
         self.keep_stop = keep_stop
         self.pinned = pinned
         self.context = context
+        self.greedy = greedy
         self.seen: list[Seen] = []
         self.hold_after: int | None = None  # answer this many, then hang until released
         self.release = threading.Event()
@@ -152,7 +155,7 @@ class FakeOpenAI:
         if prompt is None:
             return 400, {}, {"error": {"message": "no such prompt in the table", "type": "invalid_request"}}
         texts = self.answers[prompt]
-        text = texts[(seed or 0) % len(texts)]
+        text = texts[0] if self.greedy else texts[(seed or 0) % len(texts)]
         if not chat:
             text = _stopped(text, body.get("stop") or [], self.keep_stop)
         with self._lock:

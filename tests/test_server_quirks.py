@@ -1,20 +1,22 @@
 """What real servers do differently from OpenAI's API, taught to our imitation and checked through pytest.
 
 ``tests/test_transformers_serve.py`` finds these in ``transformers serve``: it keeps the stop string it
-stopped at, refuses an unknown model name with FastAPI's ``{"detail": ...}`` body, and answers a
-prompt longer than its context with a bare plain-text 500. Here the imitation (``tests/openai_server.py``)
-does the same, in-process and fast, and the error bodies of the servers the README names are read
-directly.
+stopped at, refuses an unknown model name with FastAPI's ``{"detail": ...}`` body, answers a prompt
+longer than its context with a bare plain-text 500, and decodes greedily at any temperature. Here
+the imitation (``tests/openai_server.py``) does the same, in-process and fast, and the error bodies
+of the servers the README names are read directly.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 
 import pytest
 
 from pytest_humaneval.dataset import Dataset, load
 from pytest_humaneval.generation.postprocess import COMPLETION_STOPS
+from pytest_humaneval.generation.sameness import identical_answers_warning
 from pytest_humaneval.models.openai_api import server_message
 
 from .helpers import read_report
@@ -89,6 +91,36 @@ def test_a_bare_500_for_an_overlong_prompt_is_retried_then_reported(
     output = result.stdout.str() + result.stderr.str()
     assert f"{task} sample 0: completion request to {server.url} (model m): failed after 2 attempts" in output
     assert "last answer: HTTP 500: Internal Server Error" in output
+
+
+@pytest.mark.parametrize("greedy", [True, False], ids=["greedy-server", "sampling-server"])
+def test_a_server_that_ignores_the_temperature_is_noticed(
+    pytester: pytest.Pytester, humaneval: Dataset, greedy: bool
+) -> None:
+    answers = {p.prompt: [p.canonical_solution, "    return None\n"] for p in humaneval.problems[:3]}
+    with FakeOpenAI(answers, greedy=greedy) as server:
+        result = run(pytester, server, "--humaneval-model=openai:m", "--humaneval-n=2", "--humaneval-seed=0")
+    result.assert_outcomes(passed=6 if greedy else 3, failed=0 if greedy else 3)
+    warning = "*HumanEvalWarning: all 2 answers to each of the 3 problems are identical at temperature 0.8*"
+    if greedy:
+        result.stdout.fnmatch_lines([warning])
+    else:
+        result.stdout.no_fnmatch_line(warning)
+
+
+@dataclass(frozen=True)
+class Answer:
+    task_id: str
+    raw: str | None
+
+
+def test_identical_answers_warn_only_when_sampled_and_all_alike() -> None:
+    alike = [Answer("A", "x"), Answer("A", "x"), Answer("B", "y"), Answer("B", "y")]
+    assert identical_answers_warning(alike, 0.8) is not None
+    assert identical_answers_warning(alike, 0.0) is None  # greedy was asked for: a warning of its own
+    assert identical_answers_warning([*alike, Answer("C", "z"), Answer("C", "w")], 0.8) is None
+    assert identical_answers_warning([Answer("A", "x"), Answer("B", "y")], 0.8) is None  # n=1
+    assert identical_answers_warning([Answer("A", None), Answer("A", None)], 0.8) is None  # not generated
 
 
 @pytest.mark.parametrize(
