@@ -154,7 +154,7 @@ def _body(response: Any) -> str:
 def server_message(body: str) -> str | None:
     """The message of a JSON error body, in whichever shape the server writes it; None if it has none.
 
-    OpenAI, vLLM and llama.cpp's server write ``{"error": {"message": ...}}``; TGI and Ollama
+    OpenAI, vLLM and llama.cpp's server write ``{"error": {"message": ...}}``; TGI
     ``{"error": "..."}``; FastAPI apps such as ``transformers serve`` ``{"detail": ...}``; older vLLM
     ``{"object": "error", "message": ...}``. Bodies that are not JSON (a bare "Internal Server Error")
     are quoted as they are by the caller.
