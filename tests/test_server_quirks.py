@@ -26,6 +26,14 @@ TASKS = "0-2"
 TRAILER = "\nif __name__ == '__main__':\n    print('demo')\n"
 
 
+@dataclass(frozen=True)
+class Answer:
+    """A sample as the identical-answers check reads it."""
+
+    task_id: str
+    raw: str | None
+
+
 @pytest.fixture(scope="module")
 def humaneval() -> Dataset:
     return load()
@@ -106,12 +114,6 @@ def test_a_server_that_ignores_the_temperature_is_noticed(
         result.stdout.fnmatch_lines([warning])
     else:
         result.stdout.no_fnmatch_line(warning)
-
-
-@dataclass(frozen=True)
-class Answer:
-    task_id: str
-    raw: str | None
 
 
 def test_identical_answers_warn_only_when_sampled_and_all_alike() -> None:
