@@ -24,6 +24,7 @@ from .dataset import load
 from .errors import HumanEvalInputError, HumanEvalWarning
 from .gate import Verdict, evaluate
 from .generation import GenerationError, request_parts, sampling_warnings
+from .generation.sameness import identical_answers_warning
 from .models import BUILTIN_SPECS
 from .models.samples_file import write_samples
 from .plan import Plan, Sample, build_plan
@@ -60,6 +61,9 @@ def make_plan(config: pytest.Config, settings: Settings) -> Plan:
     for message in sampling_warnings(settings.n, sampling):
         config.issue_config_time_warning(HumanEvalWarning(message), stacklevel=2)
     plan = build_plan(backend, dataset, settings.tasks, settings.n, sampling, options)
+    alike = identical_answers_warning(plan.samples, sampling.temperature)
+    if alike is not None:
+        config.issue_config_time_warning(HumanEvalWarning(alike), stacklevel=2)
     if settings.save_samples is not None:
         write_samples(settings.save_samples, ((s.task_id, s.completion) for s in plan.samples))
     return plan

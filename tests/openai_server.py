@@ -4,6 +4,12 @@ It answers from a table (prompt -> answers; the request's seed picks the answer,
 with ``--humaneval-seed=0`` gets answer i) and can be told to misbehave for a prompt's first
 requests: 429 with Retry-After, 500, a slow answer, a connection dropped without an answer. It counts
 every request, so tests can check that retries happened and that nothing was generated twice.
+
+By default it answers as OpenAI's API does. It can also answer as ``transformers serve`` does (see
+``tests/test_transformers_serve.py``): keep the stop string it stopped at (``keep_stop``), refuse
+every model name but the one it is pinned to with FastAPI's ``{"detail": ...}`` body (``pinned``),
+answer a prompt longer than it can take with a bare, plain-text 500 (``context``, in characters), and
+decode greedily whatever the temperature and seed: every sample gets the first answer (``greedy``).
 Used by the tests and by ``bench/bench_generation.py``.
 """
 
@@ -51,10 +57,19 @@ class FakeOpenAI:
         answers: Mapping[str, Sequence[str]],
         faults: Mapping[str, Sequence[Fault]] | None = None,
         latency: float = 0.0,
+        *,
+        keep_stop: bool = False,
+        pinned: str | None = None,
+        context: int | None = None,
+        greedy: bool = False,
     ) -> None:
         self.answers = {prompt: list(texts) for prompt, texts in answers.items()}
         self.faults = {prompt: list(fs) for prompt, fs in (faults or {}).items()}
         self.latency = latency
+        self.keep_stop = keep_stop
+        self.pinned = pinned
+        self.context = context
+        self.greedy = greedy
         self.seen: list[Seen] = []
         self.hold_after: int | None = None  # answer this many, then hang until released
         self.release = threading.Event()
@@ -131,13 +146,18 @@ class FakeOpenAI:
             return fault.status, headers, error
         if fault is not None and fault.kind == "slow":
             time.sleep(fault.seconds)
+        if self.pinned is not None and body.get("model") != self.pinned:
+            detail = f"this server serves {self.pinned!r} only, not {body.get('model')!r}"
+            return 400, {}, {"detail": detail}
+        sent = json.dumps(body.get("messages")) if chat else str(body.get("prompt", ""))
+        if self.context is not None and len(sent) > self.context:
+            return 500, {}, "Internal Server Error"
         if prompt is None:
             return 400, {}, {"error": {"message": "no such prompt in the table", "type": "invalid_request"}}
         texts = self.answers[prompt]
-        text = texts[(seed or 0) % len(texts)]
+        text = texts[0] if self.greedy else texts[(seed or 0) % len(texts)]
         if not chat:
-            for stop in body.get("stop") or []:
-                text = text.split(stop, 1)[0]
+            text = _stopped(text, body.get("stop") or [], self.keep_stop)
         with self._lock:
             record.answered = True
         choice: dict[str, Any] = {"index": 0, "finish_reason": "stop"}
@@ -159,6 +179,15 @@ class FakeOpenAI:
         )
 
 
+def _stopped(text: str, stops: Sequence[str], keep: bool) -> str:
+    """The text up to where the first stop string in it begins, or with `keep`, ends."""
+    found = [(text.find(stop), stop) for stop in stops if stop in text]
+    if not found:
+        return text
+    at, stop = min(found)
+    return text[: at + len(stop)] if keep else text[:at]
+
+
 def _handler(server: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"  # keep-alive, as real servers
@@ -173,6 +202,7 @@ def _handler(server: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
             except json.JSONDecodeError:
                 body = {}
             headers: dict[str, str] = {}
+            payload: Any
             if self.path.rstrip("/") not in ("/v1/completions", "/v1/chat/completions"):
                 status, payload = 404, {"error": {"message": f"no route {self.path}"}}
             else:
@@ -180,9 +210,10 @@ def _handler(server: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
             if status == 0:
                 self.close_connection = True  # drop: no status line, no body
                 return
-            data = json.dumps(payload).encode()
+            plain = isinstance(payload, str)  # a bare text body, as a crashed web app sends
+            data = (payload if plain else json.dumps(payload)).encode()
             self.send_response(status)
-            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Type", "text/plain; charset=utf-8" if plain else "application/json")
             self.send_header("Content-Length", str(len(data)))
             for name, value in headers.items():
                 self.send_header(name, value)

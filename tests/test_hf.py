@@ -16,49 +16,16 @@ from pytest_humaneval.generation.postprocess import extract
 from pytest_humaneval.models import Completion, GenerationOptions, GenerationRequest, Sampling
 
 from .helpers import read_report
+from .tiny_model import build_model
 
 transformers = pytest.importorskip("transformers")
 torch = pytest.importorskip("torch")
 tokenizers = pytest.importorskip("tokenizers")
 
-CHAT_TEMPLATE = (
-    "{% for message in messages %}<|{{ message['role'] }}|>\n{{ message['content'] }}\n{% endfor %}"
-    "{% if add_generation_prompt %}<|assistant|>\n{% endif %}"
-)
-
 
 @pytest.fixture(scope="module")
 def humaneval() -> Dataset:
     return load()
-
-
-def build_model(directory: Path, humaneval: Dataset, chat: bool) -> Path:
-    """A byte-level BPE tokenizer trained on the prompts, and a 2-layer GPT-2 with random weights."""
-    tokenizer = tokenizers.Tokenizer(tokenizers.models.BPE())
-    tokenizer.pre_tokenizer = tokenizers.pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tokenizer.decoder = tokenizers.decoders.ByteLevel()
-    trainer = tokenizers.trainers.BpeTrainer(
-        vocab_size=400,
-        special_tokens=["<|endoftext|>"],
-        initial_alphabet=tokenizers.pre_tokenizers.ByteLevel.alphabet(),
-    )
-    tokenizer.train_from_iterator([p.prompt + p.canonical_solution for p in humaneval.problems], trainer)
-    fast = transformers.PreTrainedTokenizerFast(tokenizer_object=tokenizer, eos_token="<|endoftext|>")
-    if chat:
-        fast.chat_template = CHAT_TEMPLATE
-    fast.save_pretrained(directory)
-    config = transformers.GPT2Config(
-        vocab_size=len(fast),
-        n_positions=2048,
-        n_embd=32,
-        n_layer=2,
-        n_head=2,
-        bos_token_id=fast.eos_token_id,
-        eos_token_id=fast.eos_token_id,
-    )
-    torch.manual_seed(0)
-    transformers.GPT2LMHeadModel(config).save_pretrained(directory)
-    return directory
 
 
 @pytest.fixture(scope="module")

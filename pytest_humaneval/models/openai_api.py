@@ -8,6 +8,7 @@ Retry-After and end with an error that quotes the server.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -147,7 +148,32 @@ def _body(response: Any) -> str:
         text = str(response.text)
     except Exception:
         text = "(unreadable body)"
-    return text[:ANSWER_CHARS].strip() or "(empty body)"
+    return (server_message(text) or text)[:ANSWER_CHARS].strip() or "(empty body)"
+
+
+def server_message(body: str) -> str | None:
+    """The message of a JSON error body, in whichever shape the server writes it; None if it has none.
+
+    OpenAI, vLLM and llama.cpp's server write ``{"error": {"message": ...}}``; TGI
+    ``{"error": "..."}``; FastAPI apps such as ``transformers serve`` ``{"detail": ...}``; older vLLM
+    ``{"object": "error", "message": ...}``. Bodies that are not JSON (a bare "Internal Server Error")
+    are quoted as they are by the caller.
+    """
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return None
+    if not isinstance(data, dict):
+        return None
+    error = data.get("error")
+    if isinstance(error, dict):
+        error = error.get("message")
+    for found in (error, data.get("detail"), data.get("message")):
+        if isinstance(found, str) and found.strip():
+            return found
+        if found:  # FastAPI's validation errors: a list of dicts
+            return json.dumps(found)
+    return None
 
 
 def _retry_after(headers: Any) -> float | None:
