@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 import pytest
 
 from .pool import SamplePool
-from .sandbox import Limits, Outcome, Program, Sandbox
+from .sandbox import Isolation, Limits, Outcome, Program, Sandbox, refusal
 from .settings import Settings
 
 PLUGIN_NAME = "humaneval-runner"
@@ -30,6 +30,7 @@ class SampleRunner:
         self.limits = Limits(timeout=settings.timeout, memory=settings.memory)
         self.hide = hide  # files samples must not see (a dataset file with the tests)
         self.jobs = jobs
+        self.require_isolation = settings.require_isolation
         self._sandbox: Sandbox | None = None
         self._pool: SamplePool | None = None
 
@@ -47,6 +48,12 @@ class SampleRunner:
     def _started_sandbox(self, warn: bool) -> Sandbox:
         sandbox = Sandbox(self.limits, hide=self.hide)
         sandbox.start()
+        # The controller checked its own sandbox before the run; a worker (maybe on another machine)
+        # checks each of its own, and runs no sample in one that falls short.
+        refused = refusal(Isolation.from_report(sandbox.isolation), self.require_isolation, REQUIRE_FLAG)
+        if refused is not None:
+            sandbox.close()
+            raise IsolationRefused(refused)
         gaps = sandbox.isolation_gaps()
         if gaps and warn:
             # Once per process, as a pytest warning: the run goes on with what the kernel allows.
@@ -82,3 +89,8 @@ class SampleRunner:
 
 
 RUNNER = pytest.StashKey[SampleRunner]()
+REQUIRE_FLAG = "--humaneval-require-isolation"
+
+
+class IsolationRefused(RuntimeError):
+    """A sandbox started here does not enforce what --humaneval-require-isolation requires."""
