@@ -8,7 +8,8 @@ Started as root, it does what Docker does to a container's first process, then e
   answers ``clone3`` with ENOSYS, as Docker's default profile does for a process without CAP_SYS_ADMIN;
 * every capability outside Docker's default set dropped from the bounding, permitted, effective and
   inheritable sets: root without CAP_SYS_ADMIN, CAP_SYS_PTRACE or CAP_NET_ADMIN;
-* ``no_new_privs`` stays off, as in Docker and on CI runners.
+* ``no_new_privs`` stays off, as in Docker and on CI runners;
+* with ``--no-landlock``, Landlock's calls answer ENOSYS, as on a kernel without Landlock.
 
 With ``--uid``, it then becomes that uid (gid the same, no supplementary groups): an ordinary user on a
 runner whose namespaces are refused, with no capability at all. The filter stays: seccomp filters are
@@ -59,7 +60,7 @@ def _check(result: int, what: str) -> None:
         raise OSError(err, f"{what}: {os.strerror(err)}")
 
 
-def refuse_namespaces() -> None:
+def refuse_namespaces(landlock: bool) -> None:
     f = sc.SyscallFilter(sc.ALLOW)
     f.set_attr(sc.Attr.CTL_NNP, 0)  # loaded with CAP_SYS_ADMIN, as a container runtime does
     for name in ("unshare", "setns"):
@@ -67,6 +68,9 @@ def refuse_namespaces() -> None:
     for flag in NAMESPACE_FLAGS:
         f.add_rule(sc.ERRNO(errno.EPERM), "clone", sc.Arg(0, sc.MASKED_EQ, flag, flag))
     f.add_rule(sc.ERRNO(errno.ENOSYS), "clone3")
+    if not landlock:  # a kernel older than 5.13, or one booted without Landlock in its lsm= list
+        for name in ("landlock_create_ruleset", "landlock_add_rule", "landlock_restrict_self"):
+            f.add_rule(sc.ERRNO(errno.ENOSYS), name)
     f.load()
 
 
@@ -122,6 +126,7 @@ def make_reachable(paths: list[str]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument("--uid", type=int, default=None, help="become this uid after dropping capabilities")
+    parser.add_argument("--no-landlock", action="store_true", help="answer Landlock's calls with ENOSYS")
     parser.add_argument("--reachable", action="append", default=[], help="a path the uid must read")
     parser.add_argument("command", nargs=argparse.REMAINDER)
     args = parser.parse_args()
@@ -132,7 +137,7 @@ def main() -> None:
         parser.error("start it as root")
     if args.reachable:
         make_reachable(args.reachable)
-    refuse_namespaces()
+    refuse_namespaces(landlock=not args.no_landlock)
     keep_only_docker_caps()
     if args.uid is not None:
         os.setgroups([])

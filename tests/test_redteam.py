@@ -443,7 +443,15 @@ def redteam(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureReq
     assert (run_dir / "report.json").exists(), result.stdout[-3000:] + result.stderr[-3000:]
     report = json.loads((run_dir / "report.json").read_text())
     yield RedTeamRun(
-        request.param, result, report, names, {n: table[n][1] for n in names}, accepted, outside, run_dir, bystander
+        request.param,
+        result,
+        report,
+        names,
+        {n: table[n][1] for n in names},
+        accepted,
+        outside,
+        run_dir,
+        bystander,
     )
     listener.close()
     bystander.kill()
@@ -496,9 +504,9 @@ def test_the_run_says_how_it_is_confined(redteam: RedTeamRun) -> None:
         assert layers[0] == "user, network, PID, mount namespaces", layers
     else:
         assert not any("namespaces" in layer for layer in layers), layers
-        assert {"no_new_privs", "seccomp"} <= set(layers) and any(l.startswith("Landlock") for l in layers)
+        assert {"no_new_privs", "seccomp"} <= set(layers) and any(x.startswith("Landlock") for x in layers)
     # The uid of its own needs root; the unprivileged user cannot have it.
-    assert any(l.startswith("uid ") for l in layers) is (redteam.environment == "container-root"), layers
+    assert any(x.startswith("uid ") for x in layers) is (redteam.environment == "container-root"), layers
 
 
 def test_no_process_survived(redteam: RedTeamRun) -> None:

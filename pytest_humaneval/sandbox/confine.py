@@ -397,7 +397,7 @@ def has_no_new_privs() -> bool:
 
 
 def _drop_privileges(uid: int | None, gid: int | None) -> None:
-    """Become the sandbox user (in the user namespace, or as root without one) and give up every capability."""
+    """Become the sandbox user (in the user namespace, or as root without one), with no capability."""
     if uid is None or gid is None or _LIBC is None:
         return
     try:

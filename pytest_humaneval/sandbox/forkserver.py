@@ -452,7 +452,9 @@ def main() -> None:
     entered = confine.enter_namespaces(uid, gid)
     if entered.holder is None:
         notes.append(entered.refused)
-        return _serve_unisolated(config, control, isolation, _layers_without_namespaces(config, isolation, python_paths))
+        return _serve_unisolated(
+            config, control, isolation, _layers_without_namespaces(config, isolation, python_paths)
+        )
     if entered.holder == 0:  # PID 1 of the new namespaces, whose id maps are written
         isolation.update({wire.USER: True, wire.NETWORK: True, wire.PID: True, wire.UID: uid, wire.GID: gid})
         try:

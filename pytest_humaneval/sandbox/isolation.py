@@ -54,7 +54,12 @@ def _layer_names(report: Mapping[str, Any]) -> list[str]:
     return names
 
 
-_NAMESPACE_LABELS = ((wire.USER, "user"), (wire.NETWORK, "network"), (wire.PID, "PID"), (wire.FILESYSTEM, "mount"))
+_NAMESPACE_LABELS = (
+    (wire.USER, "user"),
+    (wire.NETWORK, "network"),
+    (wire.PID, "PID"),
+    (wire.FILESYSTEM, "mount"),
+)
 
 
 @dataclass(frozen=True)

@@ -71,7 +71,9 @@ def _fail(what: str) -> OSError:
     return OSError(err, f"landlock {what}: {os.strerror(err)}")
 
 
-def build_ruleset(version: int, read: Iterable[str], write: Iterable[str], read_write_files: Iterable[str]) -> int:
+def build_ruleset(
+    version: int, read: Iterable[str], write: Iterable[str], read_write_files: Iterable[str]
+) -> int:
     """A ruleset fd: `read` paths readable and executable, `write` paths fully usable, nothing else.
 
     `read_write_files` are files (devices such as /dev/null) that may be read, written and truncated.
@@ -91,7 +93,11 @@ def build_ruleset(version: int, read: Iterable[str], write: Iterable[str], read_
     if fd < 0:
         raise _fail("create_ruleset")
     try:
-        for paths, rights in ((read, READ), (write, handled), (read_write_files, READ_FILE | WRITE_FILE | TRUNCATE)):
+        for paths, rights in (
+            (read, READ),
+            (write, handled),
+            (read_write_files, READ_FILE | WRITE_FILE | TRUNCATE),
+        ):
             for path in paths:
                 _add_path(fd, path, rights & handled)
     except BaseException:

@@ -71,7 +71,9 @@ def prepare(
         if prepared.abi < 1:
             prepared.notes.append("no Landlock (the kernel has none, or it is disabled; it needs Linux 5.13)")
         else:
-            read = landlock_rules.without([*confine.SYSTEM_PATHS, *python_paths, *ETC_FILES, *READ_ONLY], hide)
+            read = landlock_rules.without(
+                [*confine.SYSTEM_PATHS, *python_paths, *ETC_FILES, *READ_ONLY], hide
+            )
             try:
                 prepared.landlock = landlock_rules.build_ruleset(
                     prepared.abi, read, [scratch, SHARED_MEMORY], DEVICES
@@ -86,7 +88,9 @@ def prepare(
     return prepared
 
 
-def verify(prepared: Prepared, uid: int | None, gid: int | None, scratch: str, outside: str) -> dict[str, Any]:
+def verify(
+    prepared: Prepared, uid: int | None, gid: int | None, scratch: str, outside: str
+) -> dict[str, Any]:
     """Fork a child that applies the prepared layers and tries to get past each; what held, by name.
 
     The answer has a key per layer of the report (wire.SANDBOX_USER, NO_NEW_PRIVS, LANDLOCK, SECCOMP) and
@@ -136,7 +140,9 @@ def _refused(action: Any, *errnos: int) -> bool:
     return False
 
 
-def _try_layers(prepared: Prepared, uid: int | None, gid: int | None, scratch: str, outside: str) -> dict[str, Any]:
+def _try_layers(
+    prepared: Prepared, uid: int | None, gid: int | None, scratch: str, outside: str
+) -> dict[str, Any]:
     """In the probe child: the same steps as a sample's, each followed by a test of what it stops."""
     notes: list[str] = []
     result: dict[str, Any] = {wire.NOTES: notes}
@@ -174,7 +180,9 @@ def _try_layers(prepared: Prepared, uid: int | None, gid: int | None, scratch: s
             ):
                 result[wire.SECCOMP] = True
             else:
-                notes.append("no seccomp filter (it was installed, but an AF_INET socket or unshare got through)")
+                notes.append(
+                    "no seccomp filter (it was installed, but an AF_INET socket or unshare got through)"
+                )
     return result
 
 
@@ -207,8 +215,8 @@ def _try_landlock(abi: int, ruleset: int, scratch: str, outside: str, server: in
         with open(probe_file, "w") as f:
             f.write("x")
         os.unlink(probe_file)
-        with open(sys.executable, "rb") as f:
-            f.read(1)
+        with open(sys.executable, "rb") as binary:
+            binary.read(1)
     except OSError as exc:
         notes.append(f"no Landlock (it refused what a sample needs: {exc})")
         return 0

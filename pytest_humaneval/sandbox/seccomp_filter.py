@@ -114,9 +114,14 @@ def _build(sc: Any, scope_signals: bool) -> bytes:
     f.set_attr(sc.Attr.CTL_NNP, 0)  # the child sets no_new_privs itself, before installing
     rules: list[tuple[int, str, tuple[Any, ...]]] = [(refuse, name, ()) for name in REFUSED]
     rules += [(sc.ERRNO(errno.ENOSYS), name, ()) for name in NOT_IMPLEMENTED]
-    rules += [(refuse, "socket", (sc.Arg(0, sc.NE, AF_UNIX),)), (refuse, "socketpair", (sc.Arg(0, sc.NE, AF_UNIX),))]
+    rules += [
+        (refuse, "socket", (sc.Arg(0, sc.NE, AF_UNIX),)),
+        (refuse, "socketpair", (sc.Arg(0, sc.NE, AF_UNIX),)),
+    ]
     rules += [(refuse, "clone", (sc.Arg(0, sc.MASKED_EQ, flag, flag),)) for flag in NAMESPACE_FLAGS]
-    rules += [(refuse, "ioctl", (sc.Arg(1, sc.MASKED_EQ, 0xFFFFFFFF, code),)) for code in (TIOCSTI, TIOCLINUX)]
+    rules += [
+        (refuse, "ioctl", (sc.Arg(1, sc.MASKED_EQ, 0xFFFFFFFF, code),)) for code in (TIOCSTI, TIOCLINUX)
+    ]
     if not scope_signals:
         rules += [(refuse, "kill", (sc.Arg(0, sc.MASKED_EQ, 0xFFFFFFFF, 0xFFFFFFFF),))]
     for action, name, args in rules:
