@@ -499,6 +499,8 @@ def _layers_without_namespaces(
     config: dict[str, Any], isolation: dict[str, Any], python_paths: list[str]
 ) -> confine.Layers:
     """Where namespaces are refused: a uid of its own (as root), Landlock and seccomp, each as verified."""
+    if not sys.platform.startswith("linux"):  # other systems keep the session, limits and cleanup alone
+        return confine.Layers()
     workdir = config["workdir"]
     scratch = os.path.join(workdir, "scratch")
     outside = os.path.join(workdir, "outside")  # writable by the probe but for Landlock

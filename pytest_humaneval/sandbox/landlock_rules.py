@@ -22,6 +22,7 @@ from __future__ import annotations
 import ctypes
 import os
 import struct
+import sys
 from collections.abc import Iterable
 
 # System call numbers: the same on every architecture (they came after the tables were unified).
@@ -55,7 +56,7 @@ _SYSCALL = getattr(_LIBC, "syscall", None)
 
 def abi() -> int:
     """The kernel's Landlock ABI version; 0 when Landlock is missing, disabled, or this is not Linux."""
-    if _SYSCALL is None:
+    if _SYSCALL is None or not sys.platform.startswith("linux"):  # 444 is another call elsewhere
         return 0
     version = int(_SYSCALL(SYS_CREATE_RULESET, None, 0, CREATE_RULESET_VERSION))
     return max(version, 0)
