@@ -39,6 +39,7 @@ from .report import (
     write_report,
     write_results,
 )
+from .runner import REQUIRE_FLAG, RUNNER, IsolationRefused
 from .sandbox import Isolation, Limits, Outcome, OutcomeKind, Sandbox, refusal
 from .settings import Settings, default_ks
 
@@ -120,12 +121,22 @@ def ks_for(settings: Settings, plan: Plan) -> tuple[int, ...]:
     return tuple(sorted(ks))
 
 
-def probe_isolation(settings: Settings) -> Isolation:
-    """What a sandbox on this machine enforces, from one started and stopped for it; refuses a run that
-    requires more (--humaneval-require-isolation) with a UsageError."""
+def probe_isolation(config: pytest.Config, settings: Settings) -> Isolation:
+    """What a sandbox on this machine enforces; refuses a run that requires more
+    (--humaneval-require-isolation) with a UsageError.
+
+    Where items run in this process, its runner's first sandbox answers, started now rather than for the
+    first item; xdist's controller runs none, and starts and stops one to ask.
+    """
+    runner = config.stash.get(RUNNER, None)
+    if runner is not None:
+        try:
+            return runner.isolation()
+        except IsolationRefused as exc:
+            raise pytest.UsageError(f"humaneval: {exc}") from None
     with Sandbox(Limits(timeout=settings.timeout, memory=settings.memory)) as sandbox:
         found = Isolation.from_report(sandbox.start())
-    refused = refusal(found, settings.require_isolation, "--humaneval-require-isolation")
+    refused = refusal(found, settings.require_isolation, REQUIRE_FLAG)
     if refused is not None:
         raise pytest.UsageError(f"humaneval: {refused}")
     return found
@@ -170,7 +181,7 @@ class Controller:
             pytest.exit(f"humaneval: generation failed: {exc}", returncode=pytest.ExitCode.INTERRUPTED)
         self.generation_seconds = time.perf_counter() - self.started
         if not self.config.option.collectonly:
-            self.isolation = probe_isolation(self.settings)
+            self.isolation = probe_isolation(self.config, self.settings)
         self._plan = plan
         self._by_nodeid = {sample.nodeid: sample for sample in plan.samples}
 

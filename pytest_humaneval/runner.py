@@ -45,6 +45,17 @@ class SampleRunner:
             pool.submit(ahead_key, ahead)
         return pool.outcome(key, program)
 
+    def isolation(self) -> Isolation:
+        """What this runner's sandboxes enforce: starts the first one now (as it would for the first item).
+
+        Raises IsolationRefused where --humaneval-require-isolation asks for more.
+        """
+        if self.jobs == 1:
+            if self._sandbox is None:
+                self._sandbox = self._started_sandbox(warn=True)
+            return Isolation.from_report(self._sandbox.isolation)
+        return Isolation.from_report(self._sample_pool().sandboxes[0].isolation)
+
     def _started_sandbox(self, warn: bool) -> Sandbox:
         sandbox = Sandbox(self.limits, hide=self.hide)
         sandbox.start()

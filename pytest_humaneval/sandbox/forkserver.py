@@ -1,10 +1,12 @@
 """The fork server: a small, clean interpreter that hosts each untrusted candidate in a fresh child.
 
 This file runs as a script (``python -I forkserver.py CONFIG``), started by :mod:`.client`, with its
-control socket on the fd that CONFIG names. It imports only the standard library and its three stdlib-only
-companions in this directory (:mod:`.wire`, :mod:`.confine`, :mod:`._plain`), as top-level modules and
-while their files are still visible, nothing of pytest or of this package: a forked child starts from a
-pristine interpreter whatever the pytest process loaded.
+control socket on the fd that CONFIG names. It imports only the standard library and its stdlib-only
+companions in this directory (:mod:`.wire`, :mod:`.confine`, :mod:`._plain`, :mod:`.probe` and the layers
+it uses), as top-level modules and while their files are still visible, nothing of pytest or of this
+package: a forked child starts from a pristine interpreter whatever the pytest process loaded. The one
+optional dependency, ``pyseccomp``, is imported by :func:`seccomp_filter.load_library` at start, inside a
+try: without it the seccomp layer is reported missing.
 
 **What runs here is only the candidate**: the prompt plus the model's completion, as a module. The
 dataset's test never enters this process or its children; the trusted side runs it and calls the
@@ -23,7 +25,13 @@ back to the client, which warns when one is missing):
   (its prefixes and ``sys.path``, the system's shared libraries, a few device nodes), with the paths the
   client names hidden (the dataset's tests), a fresh ``/proc`` and a size-capped tmpfs ``/tmp`` that is
   each sample's scratch directory and working directory, emptied after each sample;
-* IPC and UTS namespaces.
+* IPC and UTS namespaces;
+* in each child, a seccomp filter (:mod:`.seccomp_filter`).
+
+Where namespaces are refused (a container, a locked-down CI runner), each child gets what needs none
+instead: a uid of this server's own when it runs as root (:mod:`.uids`), ``no_new_privs``, a Landlock
+domain (:mod:`.landlock_rules`) and the seccomp filter. Every one of these is kept only once a probe child
+has seen it hold (:mod:`.probe`).
 
 The protocol with the client is :mod:`.wire`'s: the isolation report first; then per request the server
 compiles the source and answers that it did not compile, or forks the child and hands the client one end

@@ -158,12 +158,34 @@ def install(compiled: Compiled) -> None:
         raise OSError(err, f"seccomp: {os.strerror(err)}")
 
 
+SONAMES = {"seccomp": "libseccomp.so.2", "c": "libc.so.6"}
+
+
 def load_library() -> None:
     """Import pyseccomp (which loads libseccomp) now, while the system's library paths are visible.
 
-    A missing library is not an error here: :func:`compile_filter` reports it.
+    pyseccomp finds its libraries with ``ctypes.util.find_library``, which runs ``ldconfig`` (twice:
+    about 0.1 s per fork server). Where the sonames load directly, the lookup answers them instead, for
+    the time of the import. A missing library is not an error here: :func:`compile_filter` reports it.
     """
+    import ctypes.util
+
+    original = ctypes.util.find_library
+
+    def find_library(name: str) -> str | None:
+        soname = SONAMES.get(name)
+        if soname is not None:
+            try:
+                ctypes.CDLL(soname)
+                return soname
+            except OSError:
+                pass
+        return original(name)
+
+    ctypes.util.find_library = find_library
     try:
         import pyseccomp  # noqa: F401
     except (ImportError, RuntimeError, OSError):
         pass
+    finally:
+        ctypes.util.find_library = original
