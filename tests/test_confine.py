@@ -172,3 +172,58 @@ def test_without_pyseccomp_the_filter_is_reported_missing_not_fatal() -> None:
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert done.stdout.startswith("None no seccomp filter (pyseccomp is unavailable"), done.stderr
+
+
+FILTERED = """
+import ctypes, errno, json, os, socket, sys, threading
+from pytest_humaneval.sandbox import confine, seccomp_filter
+seccomp_filter.load_library()
+compiled, why = seccomp_filter.compile_filter(scope_signals=False)
+assert compiled is not None, why
+libc = ctypes.CDLL(None, use_errno=True)
+confine.set_no_new_privs()
+seccomp_filter.install(compiled)
+seen = {}
+try:
+    socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+except OSError as exc:
+    seen["inet"] = exc.errno
+a, b = socket.socketpair()
+a.close(); b.close()
+seen["unshare"] = libc.unshare(0x10000000) and ctypes.get_errno()
+seen["clone3"] = libc.syscall(435, None, 0) and ctypes.get_errno()
+seen["io_uring_setup"] = libc.syscall(425, 1, None) and ctypes.get_errno()
+seen["ptrace"] = libc.ptrace(16, os.getppid(), 0, 0) and ctypes.get_errno()
+seen["tiocsti"] = libc.ioctl(0, 0x5412, b"x") and ctypes.get_errno()
+seen["kill_everyone"] = libc.kill(-1, 0) and ctypes.get_errno()
+t = threading.Thread(target=lambda: None); t.start(); t.join()
+pid = os.fork()
+if pid == 0:
+    os._exit(7)
+seen["fork"] = os.waitpid(pid, 0)[1] >> 8
+print(json.dumps(seen), flush=True)
+libc.syscall(0x40000000 | 39)  # getpid, as x32 calls it: the filter kills the process
+print("x32 went through", flush=True)
+"""
+
+
+def test_the_seccomp_filter_refuses_what_it_lists_and_allows_what_samples_use() -> None:
+    # stdin is /dev/null: were TIOCSTI let through, it would fail with ENOTTY and type nothing anywhere.
+    done = subprocess.run(
+        [sys.executable, "-c", FILTERED], capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL
+    )
+    lines = done.stdout.splitlines()
+    assert len(lines) == 1, done.stdout + done.stderr
+    seen = json.loads(lines[0])
+    eperm, enosys = 1, 38
+    assert seen == {
+        "inet": eperm,
+        "unshare": eperm,
+        "clone3": enosys,
+        "io_uring_setup": enosys,
+        "ptrace": eperm,
+        "tiocsti": eperm,
+        "kill_everyone": eperm,  # compiled for a kernel whose Landlock cannot scope signals
+        "fork": 7,
+    }
+    assert done.returncode == -31  # SIGSYS: a foreign architecture's call kills the process
