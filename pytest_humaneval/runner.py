@@ -79,7 +79,15 @@ class SampleRunner:
     def _sample_pool(self) -> SamplePool:
         if self._pool is None:
             # Every server starts here, in the main thread: a server dies with the thread that started it.
-            self._pool = SamplePool([self._started_sandbox(warn=i == 0) for i in range(self.jobs)])
+            sandboxes: list[Sandbox] = []
+            try:
+                for i in range(self.jobs):
+                    sandboxes.append(self._started_sandbox(warn=i == 0))
+            except BaseException:  # one fell short of --humaneval-require-isolation: stop the others
+                for sandbox in sandboxes:
+                    sandbox.close()
+                raise
+            self._pool = SamplePool(sandboxes)
         return self._pool
 
     def close(self) -> None:

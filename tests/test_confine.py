@@ -150,6 +150,11 @@ def test_without_landlock_the_run_says_so_and_a_requirement_refuses_it(tmp_path:
     assert refused.returncode == 4, refused.stdout[-3000:]
     assert "--humaneval-require-isolation requires no writes outside scratch, no reads" in refused.stderr
     assert "1 passed" not in refused.stdout  # nothing ran
+    # A pool of sandboxes asks its first; xdist's controller, which runs none, starts one to ask.
+    for parallel in (("-p", "no:xdist", "--humaneval-jobs=2"), ("-n", "2")):
+        refused = pytest_run("--humaneval-require-isolation=reads", *parallel)
+        assert refused.returncode == 4, refused.stdout[-3000:]
+        assert "requires no reads of the user's files" in refused.stderr
 
 
 @as_root
