@@ -10,7 +10,10 @@ machine.
 The run happens in three environments (see ENVIRONMENTS): as the machine allows (namespaces, on a
 development box), and under ``tests/no_namespaces.py``, which refuses namespaces as Docker's default
 seccomp profile does, as root without CAP_SYS_ADMIN and as an ordinary user. The files and processes an
-attack aims at belong to the user pytest runs as, so that only the sandbox stands in the way.
+attack aims at belong to the user pytest runs as, so that only the sandbox stands in the way. Each run
+requires every guarantee (``--humaneval-require-isolation=all``): on a machine where the sandbox falls
+short, the hostile samples never run (one of them kills every process it may signal) and the tests
+error with the reason.
 """
 
 from __future__ import annotations
@@ -415,48 +418,52 @@ def redteam(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureReq
     bystander = subprocess.Popen(
         [shutil.which("sleep") or "/bin/sleep", "600"], user=uid, group=uid, extra_groups=[] if uid else None
     )
-    result = subprocess.run(
-        [
-            *launcher,
-            sys.executable,
-            "-m",
-            "pytest",
-            *parallel,
-            "-p",
-            "no:cacheprovider",
-            "--humaneval-model=samples:samples.jsonl",
-            "--humaneval-dataset=problems.jsonl",
-            "--humaneval-timeout=1",
-            "--humaneval-memory=1GiB",
-            "--humaneval-k=1",
-            "--humaneval-report=report.json",
-            "--humaneval-results=results.jsonl",
-            "--humaneval-require-isolation=all",
-        ],
-        cwd=run_dir,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        stdin=subprocess.DEVNULL,
-    )
-    assert (run_dir / "report.json").exists(), result.stdout[-3000:] + result.stderr[-3000:]
-    report = json.loads((run_dir / "report.json").read_text())
-    yield RedTeamRun(
-        request.param,
-        result,
-        report,
-        names,
-        {n: table[n][1] for n in names},
-        accepted,
-        outside,
-        run_dir,
-        bystander,
-    )
-    listener.close()
-    bystander.kill()
-    bystander.wait()
-    shutil.rmtree(base, ignore_errors=True)
+    try:
+        result = subprocess.run(
+            [
+                *launcher,
+                sys.executable,
+                "-m",
+                "pytest",
+                *parallel,
+                "-p",
+                "no:cacheprovider",
+                "--humaneval-model=samples:samples.jsonl",
+                "--humaneval-dataset=problems.jsonl",
+                "--humaneval-timeout=1",
+                "--humaneval-memory=1GiB",
+                "--humaneval-k=1",
+                "--humaneval-report=report.json",
+                "--humaneval-results=results.jsonl",
+                "--humaneval-require-isolation=all",
+            ],
+            cwd=run_dir,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            stdin=subprocess.DEVNULL,
+        )
+        assert (run_dir / "report.json").exists(), result.stdout[-3000:] + result.stderr[-3000:]
+        report = json.loads((run_dir / "report.json").read_text())
+        yield RedTeamRun(
+            request.param,
+            result,
+            report,
+            names,
+            {n: table[n][1] for n in names},
+            accepted,
+            outside,
+            run_dir,
+            bystander,
+        )
+    finally:
+        # Also when the run refused to start (--humaneval-require-isolation=all: hostile samples never
+        # run where the sandbox falls short) or broke: nothing of the fixture's outlives it.
+        listener.close()
+        bystander.kill()
+        bystander.wait()
+        shutil.rmtree(base, ignore_errors=True)
 
 
 ATTACK_NAMES = list(attacks(1, Path("/o"), Path("/s"), Path("/r")))
