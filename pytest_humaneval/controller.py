@@ -40,7 +40,8 @@ from .report import (
     write_report,
     write_results,
 )
-from .sandbox import Outcome, OutcomeKind
+from .runner import REQUIRE_FLAG, RUNNER, IsolationRefused
+from .sandbox import Isolation, Limits, Outcome, OutcomeKind, Sandbox, refusal
 from .settings import Settings, default_ks
 
 PLUGIN_NAME = "humaneval-controller"
@@ -124,6 +125,27 @@ def ks_for(settings: Settings, plan: Plan) -> tuple[int, ...]:
     return tuple(sorted(ks))
 
 
+def probe_isolation(config: pytest.Config, settings: Settings) -> Isolation:
+    """What a sandbox on this machine enforces; refuses a run that requires more
+    (--humaneval-require-isolation) with a UsageError.
+
+    Where items run in this process, its runner's first sandbox answers, started now rather than for the
+    first item; xdist's controller runs none, and starts and stops one to ask.
+    """
+    runner = config.stash.get(RUNNER, None)
+    if runner is not None:
+        try:
+            return runner.isolation()
+        except IsolationRefused as exc:
+            raise pytest.UsageError(f"humaneval: {exc}") from None
+    with Sandbox(Limits(timeout=settings.timeout, memory=settings.memory)) as sandbox:
+        found = Isolation.from_report(sandbox.start())
+    refused = refusal(found, settings.require_isolation, REQUIRE_FLAG)
+    if refused is not None:
+        raise pytest.UsageError(f"humaneval: {refused}")
+    return found
+
+
 class Controller:
     """Plans the run, gathers every sample's outcome from the reports, and reports pass@k."""
 
@@ -142,6 +164,7 @@ class Controller:
         self.verdict: Verdict | None = None
         self.own_failures = 0  # failed reports of the project's own tests, which gates do not excuse
         self.written: list[str] = []
+        self.isolation: Isolation | None = None
 
     @property
     def plan(self) -> Plan:
@@ -161,6 +184,8 @@ class Controller:
         except GenerationError as exc:
             pytest.exit(f"humaneval: generation failed: {exc}", returncode=pytest.ExitCode.INTERRUPTED)
         self.generation_seconds = time.perf_counter() - self.started
+        if not self.config.option.collectonly:
+            self.isolation = probe_isolation(self.config, self.settings)
         self._plan = plan
         self._by_nodeid = {sample.nodeid: sample for sample in plan.samples}
 
@@ -169,10 +194,13 @@ class Controller:
             return []
         plan, settings = self.plan, self.settings
         memory = f"{settings.memory / 1024**2:.0f} MiB" if settings.memory else "no limit"
-        return [
+        lines = [
             f"humaneval: model {plan.model}, dataset {plan.dataset_name}, {len(plan.problems)} problems, "
             f"{len(plan.samples)} samples, timeout {settings.timeout:g} s, memory {memory}"
         ]
+        if self.isolation is not None:
+            lines.append(f"humaneval: {self.isolation.describe()}")
+        return lines
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         sample = self._by_nodeid.get(report.nodeid)
@@ -221,6 +249,8 @@ class Controller:
             report = build_report(
                 plan, self.outcomes, self.summary, settings.to_json(), run, self.comparison, self.verdict
             )
+            if self.isolation is not None:
+                report["isolation"] = self.isolation.to_json()
             if settings.report is not None:
                 write_report(settings.report, report)
                 self.written.append(f"report written to {settings.report}")
@@ -251,6 +281,8 @@ class Controller:
         terminalreporter.write_sep("=", "humaneval")
         generation = self.plan.provenance.describe(self.plan.model, self.generation_seconds)
         lines = terminal_lines(self.plan, self.summary, self.comparison, self.verdict, generation)
+        if self.isolation is not None:
+            lines.insert(2, self.isolation.describe())  # after the model and the dataset
         for line in lines + self.written:
             terminalreporter.write_line(line)
 

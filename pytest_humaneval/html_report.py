@@ -69,6 +69,10 @@ def _metadata(report: Mapping[str, Any]) -> str:
         ("git commit", run.get("git_commit") or "(not in a git repository)"),
         ("pytest-humaneval", report.get("plugin_version")),
     ]
+    isolation = report.get("isolation")
+    if isolation:  # reports written before the sandbox said how it is confined have none
+        rows.append(("sandbox", isolation.get("summary", isolation.get("level"))))
+        rows.extend(("sandbox note", note) for note in isolation.get("notes", []))
     rows.extend(("note", note) for note in report.get("notes", []))
     body = "".join(f"<tr><td>{escape(str(k))}</td><td>{escape(str(v))}</td></tr>" for k, v in rows)
     return f'<table class="meta">{body}</table>'

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 import pytest
 
 from .pool import SamplePool
-from .sandbox import Limits, Outcome, Program, Sandbox
+from .sandbox import Isolation, Limits, Outcome, Program, Sandbox, refusal
 from .settings import Settings
 
 PLUGIN_NAME = "humaneval-runner"
@@ -30,6 +30,7 @@ class SampleRunner:
         self.limits = Limits(timeout=settings.timeout, memory=settings.memory)
         self.hide = hide  # files samples must not see (a dataset file with the tests)
         self.jobs = jobs
+        self.require_isolation = settings.require_isolation
         self._sandbox: Sandbox | None = None
         self._pool: SamplePool | None = None
 
@@ -44,9 +45,26 @@ class SampleRunner:
             pool.submit(ahead_key, ahead)
         return pool.outcome(key, program)
 
+    def isolation(self) -> Isolation:
+        """What this runner's sandboxes enforce: starts the first one now (as it would for the first item).
+
+        Raises IsolationRefused where --humaneval-require-isolation asks for more.
+        """
+        if self.jobs == 1:
+            if self._sandbox is None:
+                self._sandbox = self._started_sandbox(warn=True)
+            return Isolation.from_report(self._sandbox.isolation)
+        return Isolation.from_report(self._sample_pool().sandboxes[0].isolation)
+
     def _started_sandbox(self, warn: bool) -> Sandbox:
         sandbox = Sandbox(self.limits, hide=self.hide)
         sandbox.start()
+        # The controller checked its own sandbox before the run; a worker (maybe on another machine)
+        # checks each of its own, and runs no sample in one that falls short.
+        refused = refusal(Isolation.from_report(sandbox.isolation), self.require_isolation, REQUIRE_FLAG)
+        if refused is not None:
+            sandbox.close()
+            raise IsolationRefused(refused)
         gaps = sandbox.isolation_gaps()
         if gaps and warn:
             # Once per process, as a pytest warning: the run goes on with what the kernel allows.
@@ -61,7 +79,15 @@ class SampleRunner:
     def _sample_pool(self) -> SamplePool:
         if self._pool is None:
             # Every server starts here, in the main thread: a server dies with the thread that started it.
-            self._pool = SamplePool([self._started_sandbox(warn=i == 0) for i in range(self.jobs)])
+            sandboxes: list[Sandbox] = []
+            try:
+                for i in range(self.jobs):
+                    sandboxes.append(self._started_sandbox(warn=i == 0))
+            except BaseException:  # one fell short of --humaneval-require-isolation: stop the others
+                for sandbox in sandboxes:
+                    sandbox.close()
+                raise
+            self._pool = SamplePool(sandboxes)
         return self._pool
 
     def close(self) -> None:
@@ -82,3 +108,8 @@ class SampleRunner:
 
 
 RUNNER = pytest.StashKey[SampleRunner]()
+REQUIRE_FLAG = "--humaneval-require-isolation"
+
+
+class IsolationRefused(RuntimeError):
+    """A sandbox started here does not enforce what --humaneval-require-isolation requires."""

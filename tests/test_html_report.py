@@ -120,6 +120,8 @@ def test_html_report_renders_in_chromium(pytester: pytest.Pytester, tmp_path: Pa
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in dom  # a completion is text, never markup
     assert dom.count('class="cell mark-regressed"') == 2  # both problems lost a passing sample
     assert re.search(r"<h2 id=\"gates\">Gates: <span class=\"met\">met</span>", dom)
+    # The sandbox's level and layers, as the JSON report has them.
+    assert f"<td>sandbox</td><td>{report['isolation']['summary']}</td>" in dom
 
     shot = tmp_path / "report.png"
     browse(page, tmp_path / "profile-shot", f"--screenshot={shot}", "--window-size=1200,1600")

@@ -1,10 +1,19 @@
-"""Red team: hostile and benign completions through the real plugin, in a pytest subprocess with ``-n 2``.
+"""Red team: hostile and benign completions through the real plugin, in a pytest subprocess.
 
 Every sample completes one problem whose answer only the test knows. One run evaluates them all; each
-test below checks one sample's outcome, and the last ones check that nothing escaped: no file outside
-the scratch directory, no connection to a listener on 127.0.0.1, no surviving process, no secret or
-environment canary in the report or the terminal. Every attack is bounded (1 s timeout, 1 GiB memory),
-so a broken sandbox cannot harm the machine.
+test below checks one sample's outcome, and the last ones check that nothing escaped: no file written
+or deleted outside the scratch directory, no connection to a listener on 127.0.0.1, no surviving
+process, no process outside the run killed, no secret or environment canary in the report or the
+terminal. Every attack is bounded (1 s timeout, 1 GiB memory), so a broken sandbox cannot harm the
+machine.
+
+The run happens in three environments (see ENVIRONMENTS): as the machine allows (namespaces, on a
+development box), and under ``tests/no_namespaces.py``, which refuses namespaces as Docker's default
+seccomp profile does, as root without CAP_SYS_ADMIN and as an ordinary user. The files and processes an
+attack aims at belong to the user pytest runs as, so that only the sandbox stands in the way. Each run
+requires every guarantee (``--humaneval-require-isolation=all``): on a machine where the sandbox falls
+short, the hostile samples never run (one of them kills every process it may signal) and the tests
+error with the reason.
 """
 
 from __future__ import annotations
@@ -12,9 +21,11 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import uuid
 from dataclasses import dataclass
@@ -36,6 +47,7 @@ PROBLEM = {
     "entry_point": "secret",
 }
 NOT_PASSED = ("failed", "error", "timeout", "crashed")
+KEPT_FILE, KEPT_DIR = "keep.txt", "keepdir"  # the user's files next to the attacks' targets
 CORRECT = "    return x * 7919 + 13\n"
 
 
@@ -204,10 +216,46 @@ def attacks(
             f"    import socket\n    socket.create_connection(('127.0.0.1', {port}), timeout=0.5)\n    return 0\n",
             ("error",),
         ),
+        "sends UDP to the host": (
+            "    import socket\n    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+            f"    s.sendto(b'x', ('127.0.0.1', {port}))\n    return 0\n",
+            ("error",),
+        ),
+        "traces the harness": (
+            "    import ctypes, os\n    libc = ctypes.CDLL(None, use_errno=True)\n"
+            "    for pid in filter(str.isdigit, os.listdir('/proc')):\n"
+            "        if int(pid) != os.getpid() and libc.ptrace(16, int(pid), 0, 0) == 0:\n"
+            "            return x * 7919 + 13\n"
+            "    return 0\n",
+            ("failed",),
+        ),
+        "makes namespaces": (
+            "    import ctypes\n    libc = ctypes.CDLL(None, use_errno=True)\n"
+            "    if libc.unshare(0x10000000 | 0x40000000) == 0:\n        return x * 7919 + 13\n    return 0\n",
+            ("failed",),
+        ),
         "writes outside its directory": (
             "    for path in ("
             f"{str(outside / 'pwned')!r}, '/var/tmp/{MARKER}', '/{MARKER}'):\n"
             "        try:\n            open(path, 'w').write('x')\n        except OSError:\n            pass\n"
+            "    return 0\n",
+            NOT_PASSED,
+        ),
+        "deletes the user's files": (
+            "    import os, shutil\n"
+            f"    for path in ({str(outside / KEPT_FILE)!r}, {str(run_dir / 'problems.jsonl')!r}):\n"
+            "        try:\n            os.remove(path)\n        except OSError:\n            pass\n"
+            f"    shutil.rmtree({str(outside / KEPT_DIR)!r}, ignore_errors=True)\n    return 0\n",
+            NOT_PASSED,
+        ),
+        "reads the harness's environment": (
+            "    import os\n"
+            "    for pid in filter(str.isdigit, os.listdir('/proc')):\n"
+            "        for name in ('environ', 'cmdline', 'mem'):\n"
+            "            try:\n                data = open(f'/proc/{pid}/{name}', 'rb').read(100000)\n"
+            "            except OSError:\n                continue\n"
+            # A prefix only: the completion is in the report, where the whole canary must never be.
+            f"            if {CANARY[:30].encode()!r} in data:\n                return x * 7919 + 13\n"
             "    return 0\n",
             NOT_PASSED,
         ),
@@ -278,6 +326,7 @@ def attacks(
 
 @dataclass
 class RedTeamRun:
+    environment: str
     result: subprocess.CompletedProcess[str]
     report: dict[str, Any]
     names: list[str]
@@ -285,6 +334,7 @@ class RedTeamRun:
     connections: list[int]
     outside: Path
     run_dir: Path
+    bystander: subprocess.Popen[bytes]  # a process of the same user, outside the run
 
     def outcome(self, name: str) -> dict[str, Any]:
         index = self.names.index(name)
@@ -310,48 +360,110 @@ def _listen() -> tuple[socket.socket, list[int]]:
     return server, accepted
 
 
-# The same samples under two workers and under one pytest process running three samples at once.
-PARALLEL = {"xdist": ["-n", "2"], "jobs": ["-p", "no:xdist", "--humaneval-jobs=3"]}
+LAUNCHER = str(Path(__file__).with_name("no_namespaces.py"))
+UNPRIVILEGED_UID = 1_899_999_999  # no account has it; below the sandbox's own uids (sandbox/uids.py)
 
 
-@pytest.fixture(scope="module", params=list(PARALLEL))
+def _reachable() -> list[str]:
+    """What the launched pytest reads: Python, the virtualenv, and this checkout (an editable install)."""
+    spec = importlib.util.find_spec("pytest_humaneval")
+    assert spec is not None and spec.origin is not None
+    package = os.path.dirname(os.path.dirname(os.path.realpath(spec.origin)))
+    paths = {os.path.realpath(sys.base_prefix), os.path.realpath(sys.prefix), package}
+    return [arg for path in sorted(paths) for arg in ("--reachable", path)]
+
+
+# Where the run happens: (launcher prefix, uid the run and its victims belong to, xdist or jobs arguments).
+# Each environment runs once; only the namespaces one, whose layers the others do not have, runs under
+# both ways of running samples at once.
+ENVIRONMENTS: dict[str, tuple[list[str], int | None, list[str]]] = {
+    "namespaces-xdist": ([], None, ["-n", "2"]),
+    "namespaces-jobs": ([], None, ["-p", "no:xdist", "--humaneval-jobs=3"]),
+    "container-root": ([sys.executable, LAUNCHER, *_reachable(), "--"], None, ["-n", "2"]),
+    "unprivileged-user": (
+        [sys.executable, LAUNCHER, "--uid", str(UNPRIVILEGED_UID), *_reachable(), "--"],
+        UNPRIVILEGED_UID,
+        ["-p", "no:xdist", "--humaneval-jobs=3"],
+    ),
+}
+
+
+def _owned_by(uid: int | None, *paths: Path) -> None:
+    if uid is not None:
+        for path in paths:
+            os.chown(path, uid, uid)
+
+
+@pytest.fixture(scope="module", params=list(ENVIRONMENTS))
 def redteam(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Any:
-    run_dir = tmp_path_factory.mktemp("redteam")
-    outside = tmp_path_factory.mktemp("outside")
-    secret_file = tmp_path_factory.mktemp("secrets") / "token.txt"
+    launcher, uid, parallel = ENVIRONMENTS[request.param]
+    if launcher and os.geteuid() != 0:
+        pytest.skip("the launcher that refuses namespaces starts as root (CI runs as root)")
+    # Owned by the user the run is: the sandbox, not file permissions, must keep the attacks out.
+    base = Path(tempfile.mkdtemp(prefix="redteam-"))
+    run_dir, outside, secrets, home = (base / name for name in ("run", "outside", "secrets", "home"))
+    for directory in (run_dir, outside, outside / KEPT_DIR, secrets, home):
+        directory.mkdir()
+    secret_file = secrets / "token.txt"
     secret_file.write_text(SECRET)
+    (outside / KEPT_FILE).write_text("the user's")
+    (outside / KEPT_DIR / KEPT_FILE).write_text("the user's")
     listener, accepted = _listen()
     table = attacks(listener.getsockname()[1], outside, secret_file, run_dir)
     names = list(table)
     write_jsonl(run_dir / "problems.jsonl", [PROBLEM])
     write_jsonl(run_dir / "samples.jsonl", [{"task_id": "R/0", "completion": table[n][0]} for n in names])
-    env = {**os.environ, "HUMANEVAL_CANARY": CANARY, "OPENAI_API_KEY": CANARY}
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            *PARALLEL[request.param],
-            "-p",
-            "no:cacheprovider",
-            "--humaneval-model=samples:samples.jsonl",
-            "--humaneval-dataset=problems.jsonl",
-            "--humaneval-timeout=1",
-            "--humaneval-memory=1GiB",
-            "--humaneval-k=1",
-            "--humaneval-report=report.json",
-            "--humaneval-results=results.jsonl",
-        ],
-        cwd=run_dir,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        stdin=subprocess.DEVNULL,
+    _owned_by(uid, base, *base.rglob("*"))
+    env = {**os.environ, "HUMANEVAL_CANARY": CANARY, "OPENAI_API_KEY": CANARY, "HOME": str(home)}
+    bystander = subprocess.Popen(
+        [shutil.which("sleep") or "/bin/sleep", "600"], user=uid, group=uid, extra_groups=[] if uid else None
     )
-    report = json.loads((run_dir / "report.json").read_text())
-    yield RedTeamRun(result, report, names, {n: table[n][1] for n in names}, accepted, outside, run_dir)
-    listener.close()
+    try:
+        result = subprocess.run(
+            [
+                *launcher,
+                sys.executable,
+                "-m",
+                "pytest",
+                *parallel,
+                "-p",
+                "no:cacheprovider",
+                "--humaneval-model=samples:samples.jsonl",
+                "--humaneval-dataset=problems.jsonl",
+                "--humaneval-timeout=1",
+                "--humaneval-memory=1GiB",
+                "--humaneval-k=1",
+                "--humaneval-report=report.json",
+                "--humaneval-results=results.jsonl",
+                "--humaneval-require-isolation=all",
+            ],
+            cwd=run_dir,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            stdin=subprocess.DEVNULL,
+        )
+        assert (run_dir / "report.json").exists(), result.stdout[-3000:] + result.stderr[-3000:]
+        report = json.loads((run_dir / "report.json").read_text())
+        yield RedTeamRun(
+            request.param,
+            result,
+            report,
+            names,
+            {n: table[n][1] for n in names},
+            accepted,
+            outside,
+            run_dir,
+            bystander,
+        )
+    finally:
+        # Also when the run refused to start (--humaneval-require-isolation=all: hostile samples never
+        # run where the sandbox falls short) or broke: nothing of the fixture's outlives it.
+        listener.close()
+        bystander.kill()
+        bystander.wait()
+        shutil.rmtree(base, ignore_errors=True)
 
 
 ATTACK_NAMES = list(attacks(1, Path("/o"), Path("/s"), Path("/r")))
@@ -378,10 +490,30 @@ def test_no_connection_reached_the_host(redteam: RedTeamRun) -> None:
     assert redteam.connections == []
 
 
-def test_no_file_was_written_outside_the_scratch_directory(redteam: RedTeamRun) -> None:
-    assert list(redteam.outside.iterdir()) == []
+def test_no_file_was_written_or_deleted_outside_the_scratch_directory(redteam: RedTeamRun) -> None:
+    assert sorted(p.name for p in redteam.outside.iterdir()) == sorted([KEPT_DIR, KEPT_FILE])
+    assert (redteam.outside / KEPT_DIR / KEPT_FILE).read_text() == "the user's"
+    assert (redteam.run_dir / "problems.jsonl").exists()
     assert not Path(f"/var/tmp/{MARKER}").exists()
     assert not Path(f"/{MARKER}").exists()
+
+
+def test_no_process_outside_the_run_was_killed(redteam: RedTeamRun) -> None:
+    assert redteam.bystander.poll() is None
+
+
+def test_the_run_says_how_it_is_confined(redteam: RedTeamRun) -> None:
+    isolation = redteam.report["isolation"]
+    assert isolation["level"] == "full", isolation  # --humaneval-require-isolation=all let it start
+    assert f"humaneval: {isolation['summary']}" in redteam.result.stdout
+    layers = isolation["layers"]
+    if redteam.environment.startswith("namespaces"):
+        assert layers[0] == "user, network, PID, mount namespaces", layers
+    else:
+        assert not any("namespaces" in layer for layer in layers), layers
+        assert {"no_new_privs", "seccomp"} <= set(layers) and any(x.startswith("Landlock") for x in layers)
+    # The uid of its own needs root; the unprivileged user cannot have it.
+    assert any(x.startswith("uid ") for x in layers) is (redteam.environment == "container-root"), layers
 
 
 def test_no_process_survived(redteam: RedTeamRun) -> None:

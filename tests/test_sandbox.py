@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import pytest
 
 from pytest_humaneval import defaults
-from pytest_humaneval.sandbox import Limits, Outcome, Program, Sandbox
+from pytest_humaneval.sandbox import GUARANTEES, Isolation, Limits, Outcome, Program, Sandbox
 from pytest_humaneval.sandbox._plain import NotPlainData, decode, encode
 
 RETURNS_ONE = "def check(candidate):\n    assert candidate() == 1\n"
@@ -234,10 +234,10 @@ def test_isolation_is_reported() -> None:
     with Sandbox(Limits(timeout=1.0)) as box:
         assert box.start() is box.isolation
         gaps = box.isolation_gaps()
-        layers = {layer: bool(box.isolation.get(layer)) for layer in ("user", "network", "pid", "filesystem")}
-    # Each missing layer is named; none is claimed that the server did not set up.
-    assert all(f"no {layer} isolation" in gaps for layer, on in layers.items() if not on)
-    assert not any(f"no {layer} isolation" in gaps for layer, on in layers.items() if on)
+        found = Isolation.from_report(box.isolation)
+    # Each guarantee missing is named; none is named that holds.
+    for name, words in GUARANTEES.items():
+        assert (f"{words} is not enforced" in gaps) is (not found.enforced[name])
 
 
 def test_isolation_gaps_is_a_query_that_starts_nothing() -> None:

@@ -210,6 +210,7 @@ PRECEDENCE: dict[str, tuple[Any, str, Any]] = {
     "max-drop": (["0.1"], "pass@1=0.2", ["0.3"]),
     "alpha": ("0.1", "0.2", "0.3"),
     "html": ("a", "b", "c"),
+    "require-isolation": ("all", "network", "writes,signals"),
 }
 
 
@@ -243,6 +244,12 @@ def test_each_option_takes_command_line_then_environment_then_ini(name: str) -> 
         ("jobs", "0", "='0' is not a number of samples at once; use e.g. 2, 8 or auto"),
         ("k", "0", "='0': '0' is not a positive integer; use e.g. 1,10,100"),
         ("prompt-style", "x", "='x' is not a prompt style; use one of auto, completion, chat"),
+        (
+            "require-isolation",
+            "network,disk",
+            "='network,disk': 'disk' is not a guarantee; use all, none, or a comma-separated list of "
+            "network, writes, reads, signals",
+        ),
         ("temperature", "x", r"='x' is not a number in \[0, 2\]; use e.g. 0, 0.2 or 0.8"),
         ("seed", "-1", "='-1' is not a seed; use a non-negative integer"),
         ("base-url", "x", r"='x' is not an http\(s\) URL; use e.g. http://localhost:8000/v1"),
@@ -329,6 +336,7 @@ def test_to_json_keeps_the_report_form() -> None:
         "cache_dir": None,
         "use_cache": True,
         "save_samples": None,
+        "require_isolation": [],
     }
     gated = make(cli={"fail-under": ["pass@1=0.62"], "max-drop": ["0.02"], "baseline": "b.json", "k": "1,10"})
     assert gated.to_json()["fail_under"] == ["pass@1=0.62"] and gated.to_json()["max_drop"] == ["0.02"]
@@ -363,6 +371,7 @@ EVERY_FIELD_SET = Settings(
     cache_dir=Path("/cache"),
     use_cache=False,
     save_samples=Path("/runs/samples.jsonl"),
+    require_isolation=("network", "signals"),
 )
 
 
@@ -378,3 +387,18 @@ def test_from_json_refuses_settings_of_another_version() -> None:
     data = Settings().to_json()
     with pytest.raises(ValueError, match=r"missing \['model'\], unknown \['colour'\]"):
         Settings.from_json({**{k: v for k, v in data.items() if k != "model"}, "colour": "red"})
+
+
+@pytest.mark.parametrize(
+    ("text", "required"),
+    [
+        ("all", ("network", "writes", "reads", "signals")),
+        ("none", ()),
+        ("signals, network", ("network", "signals")),  # the canonical order, whatever the given one
+        ("reads,reads", ("reads",)),
+    ],
+)
+def test_require_isolation_takes_all_none_or_a_list_of_guarantees(
+    text: str, required: tuple[str, ...]
+) -> None:
+    assert make(cli={"require-isolation": text}).require_isolation == required

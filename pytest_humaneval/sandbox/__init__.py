@@ -8,19 +8,23 @@ The layers, each a module: :mod:`.wire` (the messages, both ends), :mod:`.confin
 from __future__ import annotations
 
 from .client import Sandbox
+from .isolation import GUARANTEES, Isolation, refusal
 from .limits import Limits
 from .outcome import OUTCOME_KINDS, Outcome, OutcomeKind
 from .program import Program, build_program
 from .wire import TAMPER_KINDS, WALL_FACTOR
 
 __all__ = [
+    "GUARANTEES",
     "OUTCOME_KINDS",
     "TAMPER_KINDS",
     "WALL_FACTOR",
+    "Isolation",
     "Limits",
     "Outcome",
     "OutcomeKind",
     "Program",
     "Sandbox",
     "build_program",
+    "refusal",
 ]

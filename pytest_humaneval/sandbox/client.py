@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from . import judge, wire
+from .isolation import GUARANTEES, Isolation
 from .limits import Limits
 from .outcome import Outcome
 from .program import Program
@@ -67,15 +68,19 @@ class Sandbox:
         return self.isolation
 
     def isolation_gaps(self) -> list[str]:
-        """What the kernel did not allow, in words; empty when every layer is in place.
+        """The guarantees not enforced and why, in words; empty when all of them are.
 
         A query on what the latest server reported: it starts nothing, and raises RuntimeError when no
-        server has started yet (call start() first).
+        server has started yet (call start() first). A missing layer whose guarantee another layer gives
+        (a network namespace where seccomp refuses sockets) is no gap.
         """
         if not self.isolation:
             raise RuntimeError("the sandbox has not started: call start() before isolation_gaps()")
-        gaps = [f"no {layer} isolation" for layer in wire.LAYERS if not self.isolation.get(layer)]
-        return gaps + [str(note) for note in self.isolation.get(wire.NOTES, [])]
+        found = Isolation.from_report(self.isolation)
+        missing = found.missing()
+        if not missing:
+            return []
+        return [f"{GUARANTEES[name]} is not enforced" for name in missing] + list(found.notes)
 
     def run(self, program: Program) -> Outcome:
         """Run one sample and return how it ended; (re)starts the server when it is not running."""

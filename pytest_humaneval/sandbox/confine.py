@@ -7,9 +7,10 @@ Two kinds of function, for the two moments confinement happens:
   through pivot_root). Each returns what it achieved, decided by its last step succeeding, and why not
   in words; the server records that in its isolation report and runs with what the kernel allowed;
 * in each sample's child, before the candidate runs: :func:`confine_sample` (its own session, the
-  sandbox user, no capabilities, ``no_new_privs``, resource limits).
+  sandbox user, no capabilities, ``no_new_privs``, the Landlock domain and seccomp filter of
+  :class:`Layers`, resource limits).
 
-Stdlib only and no relative imports: the fork server imports this file as a top-level module.
+Stdlib only, and its companions imported as top-level modules when the fork server runs it as one.
 """
 
 from __future__ import annotations
@@ -21,12 +22,19 @@ import resource
 import signal
 import struct
 import sys
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+if TYPE_CHECKING or __package__:  # imported as a module of the package (type checkers, tests)
+    from . import landlock_rules, seccomp_filter
+else:  # imported by the fork server's script, as a top-level module
+    import landlock_rules
+    import seccomp_filter
 
 PR_SET_PDEATHSIG = 1
 PR_SET_DUMPABLE = 4
 PR_SET_CHILD_SUBREAPER = 36
 PR_SET_NO_NEW_PRIVS = 38
+PR_GET_NO_NEW_PRIVS = 39
 CLONE_NEWNS = 0x00020000
 CLONE_NEWUTS = 0x04000000
 CLONE_NEWIPC = 0x08000000
@@ -336,32 +344,60 @@ def _build_root(workdir: str, python: list[str], hide: list[str], notes: list[st
 # ---------------------------------------------------------------------------- each sample
 
 
-def confine_sample(
-    *, uid: int | None, gid: int | None, pid_namespace: bool, cpu_seconds: int, memory: int | None
-) -> None:
+class Layers(NamedTuple):
+    """What each sample's child applies on top of its session and limits: set up once, in the server.
+
+    `uid`/`gid`: the sandbox user to become (None: stay who we are); `landlock`: a ruleset fd to enter;
+    `seccomp`: a compiled filter (a :class:`seccomp_filter.Compiled`) to install.
+    """
+
+    uid: int | None = None
+    gid: int | None = None
+    landlock: int | None = None
+    seccomp: Any = None
+
+
+def confine_sample(*, layers: Layers, pid_namespace: bool, cpu_seconds: int, memory: int | None) -> None:
     """In a sample's child, before the candidate runs: confine it with what the fork server achieved.
 
-    Its own session; where there is a user namespace, the sandbox user `uid`/`gid` with no capabilities
-    and ``no_new_privs``; death with the server where there is no PID namespace (`pid_namespace`) to
-    take it along; limits on address space, CPU time, file size, processes and core dumps.
+    Its own session; the sandbox user with no capabilities where there is one; ``no_new_privs``; the
+    Landlock domain and the seccomp filter where the server built them; death with the server where
+    there is no PID namespace (`pid_namespace`) to take it along; limits on address space, CPU time, file
+    size, processes and core dumps. Raises OSError when a layer the server verified cannot be applied:
+    the child must then never run the candidate.
     """
     # Its own session and process group: kill(0) and killpg() from the sample reach only itself, never
     # the processes outside the PID namespace that share the server's group.
     os.setsid()
     if not pid_namespace:  # in one, the server's death kills the namespace and all in it
         die_with_parent()
-    _drop_privileges(uid, gid)
+    _drop_privileges(layers.uid, layers.gid)
+    set_no_new_privs()
+    if layers.landlock is not None:
+        landlock_rules.restrict_self(layers.landlock)
+    if layers.seccomp is not None:
+        seccomp_filter.install(layers.seccomp)
     limit_address_space(memory)
     resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + 1))
     resource.setrlimit(resource.RLIMIT_FSIZE, (MAX_FILE_SIZE, MAX_FILE_SIZE))
-    if uid is not None:  # counted per user: only meaningful for the sandbox's own user
+    if layers.uid is not None:  # counted per user: only meaningful for the sandbox's own user
         resource.setrlimit(resource.RLIMIT_NPROC, (MAX_PROCESSES, MAX_PROCESSES))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a too-large write fails with an error instead
 
 
+def set_no_new_privs() -> None:
+    """No exec of this process or its descendants may gain privileges (setuid files, file capabilities)."""
+    if _PRCTL is not None:
+        _check(_PRCTL(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
+
+
+def has_no_new_privs() -> bool:
+    return _PRCTL is not None and _PRCTL(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) == 1
+
+
 def _drop_privileges(uid: int | None, gid: int | None) -> None:
-    """In the user namespace: become the sandbox user and give up every capability for good."""
+    """Become the sandbox user (in the user namespace, or as root without one), with no capability."""
     if uid is None or gid is None or _LIBC is None:
         return
     try:
@@ -372,4 +408,3 @@ def _drop_privileges(uid: int | None, gid: int | None) -> None:
     os.setresuid(uid, uid, uid)
     if _CAPSET is not None:
         _check(_CAPSET(_CAP_HEADER, _NO_CAPS), "capset")
-    _prctl(PR_SET_NO_NEW_PRIVS, 1)

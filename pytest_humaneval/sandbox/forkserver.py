@@ -1,10 +1,12 @@
 """The fork server: a small, clean interpreter that hosts each untrusted candidate in a fresh child.
 
 This file runs as a script (``python -I forkserver.py CONFIG``), started by :mod:`.client`, with its
-control socket on the fd that CONFIG names. It imports only the standard library and its three stdlib-only
-companions in this directory (:mod:`.wire`, :mod:`.confine`, :mod:`._plain`), as top-level modules and
-while their files are still visible, nothing of pytest or of this package: a forked child starts from a
-pristine interpreter whatever the pytest process loaded.
+control socket on the fd that CONFIG names. It imports only the standard library and its stdlib-only
+companions in this directory (:mod:`.wire`, :mod:`.confine`, :mod:`._plain`, :mod:`.probe` and the layers
+it uses), as top-level modules and while their files are still visible, nothing of pytest or of this
+package: a forked child starts from a pristine interpreter whatever the pytest process loaded. The one
+optional dependency, ``pyseccomp``, is imported by :func:`seccomp_filter.load_library` at start, inside a
+try: without it the seccomp layer is reported missing.
 
 **What runs here is only the candidate**: the prompt plus the model's completion, as a module. The
 dataset's test never enters this process or its children; the trusted side runs it and calls the
@@ -23,7 +25,13 @@ back to the client, which warns when one is missing):
   (its prefixes and ``sys.path``, the system's shared libraries, a few device nodes), with the paths the
   client names hidden (the dataset's tests), a fresh ``/proc`` and a size-capped tmpfs ``/tmp`` that is
   each sample's scratch directory and working directory, emptied after each sample;
-* IPC and UTS namespaces.
+* IPC and UTS namespaces;
+* in each child, a seccomp filter (:mod:`.seccomp_filter`).
+
+Where namespaces are refused (a container, a locked-down CI runner), each child gets what needs none
+instead: a uid of this server's own when it runs as root (:mod:`.uids`), ``no_new_privs``, a Landlock
+domain (:mod:`.landlock_rules`) and the seccomp filter. Every one of these is kept only once a probe child
+has seen it hold (:mod:`.probe`).
 
 The protocol with the client is :mod:`.wire`'s: the isolation report first; then per request the server
 compiles the source and answers that it did not compile, or forks the child and hands the client one end
@@ -49,7 +57,7 @@ from typing import TYPE_CHECKING, Any
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 if TYPE_CHECKING or __package__:  # imported as a module of the package (type checkers, tests)
-    from . import _plain, confine, wire
+    from . import _plain, confine, probe, seccomp_filter, wire
 else:
     # Run as a script, under -I, which may leave this directory off the path. The companions are
     # imported now, while their files are visible: pivot_root hides the checkout, and children find
@@ -57,6 +65,8 @@ else:
     sys.path.insert(0, HERE)
     import _plain
     import confine
+    import probe
+    import seccomp_filter
     import wire
 
 
@@ -161,8 +171,7 @@ def _child(request: dict[str, Any], code: Any, sock: socket.socket, server: Serv
     captured = _Output(int(request[wire.OUTPUT_LIMIT]))
     timeout = float(request[wire.TIMEOUT])
     confine.confine_sample(
-        uid=server.sandbox_uid,
-        gid=server.sandbox_gid,
+        layers=server.layers,
         pid_namespace=server.pid_namespace,
         # The trusted side's clock decides a timeout; this is a backstop behind its wall-clock cap.
         cpu_seconds=max(1, int(timeout * wire.WALL_FACTOR) + 1),
@@ -219,14 +228,17 @@ _EMPTY_STDIN = io.StringIO("")  # input() in a sample gets EOFError at once
 
 
 class Server:
-    def __init__(self, config: dict[str, Any], control: int, isolation: dict[str, Any]) -> None:
+    def __init__(
+        self, config: dict[str, Any], control: int, isolation: dict[str, Any], layers: confine.Layers
+    ) -> None:
         self.control = control
         self.control_socket = socket.socket(fileno=os.dup(control))
         self.frames = wire.Frames()
         self.isolation = isolation
+        self.layers = layers
         self.pid_namespace = bool(isolation.get(wire.PID))
-        self.sandbox_uid: int | None = isolation.get(wire.UID)
-        self.sandbox_gid: int | None = isolation.get(wire.GID)
+        # Without namespaces, as root: the scratch directory belongs to the sandbox's own uid, mode 700.
+        self.owner = (layers.uid, layers.gid) if isolation.get(wire.SANDBOX_USER) else None
         # The sample's working directory, HOME and TMPDIR; after each sample everything in `tmp` but
         # `keep` and the scratch directory is removed, and the scratch directory emptied.
         self.scratch = str(isolation.get(wire.SCRATCH) or os.path.join(config["workdir"], "scratch"))
@@ -362,9 +374,36 @@ class Server:
                 except OSError:
                     pass
         if leftovers or not os.path.isdir(self.scratch):
-            os.makedirs(self.scratch, exist_ok=True)
-            os.chmod(self.scratch, 0o1777)
+            make_scratch(self.scratch, self.owner)
+        if self.owner is not None:
+            _clean_shared_memory(self.owner[0])
         os.chdir(self.scratch)
+
+
+def make_scratch(path: str, owner: tuple[int | None, int | None] | None) -> None:
+    """The scratch directory: open to all (1777), or owned by the sandbox's uid alone (700)."""
+    os.makedirs(path, exist_ok=True)
+    if owner is None:
+        if os.stat(path).st_uid != os.geteuid():  # left to a uid the probe found unusable
+            os.chown(path, os.geteuid(), os.getegid())
+        os.chmod(path, 0o1777)
+    else:
+        os.chown(path, owner[0] if owner[0] is not None else -1, owner[1] if owner[1] is not None else -1)
+        os.chmod(path, 0o700)
+
+
+def _clean_shared_memory(uid: int | None) -> None:
+    """Remove what the sandbox's uid left in /dev/shm, the one place outside scratch it may write."""
+    try:
+        entries = list(os.scandir(probe.SHARED_MEMORY))
+    except OSError:
+        return
+    for entry in entries:
+        try:
+            if entry.stat(follow_symlinks=False).st_uid == uid:
+                os.unlink(entry.path)
+        except OSError:
+            pass
 
 
 def _describe_status(status: int | None) -> str:
@@ -441,16 +480,19 @@ def main() -> None:
     confine.die_with_parent()
     python_paths = confine.python_paths(exclude=HERE)
     _preload()
+    seccomp_filter.load_library()  # now, while the system's library paths are visible
     isolation = wire.new_report()
     notes: list[str] = isolation[wire.NOTES]
     if not config.get("isolate", True):
         notes.append("isolation switched off")
-        return _serve_unisolated(config, control, isolation)
+        return _serve_unisolated(config, control, isolation, confine.Layers())
     uid, gid = confine.sandbox_ids()
     entered = confine.enter_namespaces(uid, gid)
     if entered.holder is None:
         notes.append(entered.refused)
-        return _serve_unisolated(config, control, isolation)
+        return _serve_unisolated(
+            config, control, isolation, _layers_without_namespaces(config, isolation, python_paths)
+        )
     if entered.holder == 0:  # PID 1 of the new namespaces, whose id maps are written
         isolation.update({wire.USER: True, wire.NETWORK: True, wire.PID: True, wire.UID: uid, wire.GID: gid})
         try:
@@ -481,14 +523,74 @@ def _init_process(
             }
         )
     confine.make_undumpable()
-    Server(config, control, isolation).serve(config.get("memory"))
+    scratch = str(isolation.get(wire.SCRATCH) or os.path.join(config["workdir"], "scratch"))
+    prepared = probe.prepare(own_uid=False, landlock=False, scratch=scratch, python_paths=[], hide=[])
+    make_scratch(scratch, None)
+    uid, gid = isolation[wire.UID], isolation[wire.GID]
+    held = probe.verify(prepared, uid, gid, scratch, outside=scratch)
+    _record(isolation, prepared, held)
+    layers = confine.Layers(uid, gid, None, prepared.seccomp if held.get(wire.SECCOMP) else None)
+    Server(config, control, isolation, layers).serve(config.get("memory"))
 
 
-def _serve_unisolated(config: dict[str, Any], control: int, isolation: dict[str, Any]) -> None:
+def _layers_without_namespaces(
+    config: dict[str, Any], isolation: dict[str, Any], python_paths: list[str]
+) -> confine.Layers:
+    """Where namespaces are refused: a uid of its own (as root), Landlock and seccomp, each as verified."""
+    if not sys.platform.startswith("linux"):  # other systems keep the session, limits and cleanup alone
+        return confine.Layers()
+    workdir = config["workdir"]
+    scratch = os.path.join(workdir, "scratch")
+    outside = os.path.join(workdir, "outside")  # writable by the probe but for Landlock
+    make_scratch(scratch, None)  # before the Landlock rules, which name it
+    prepared = probe.prepare(
+        own_uid=os.geteuid() == 0,
+        landlock=True,
+        scratch=scratch,
+        python_paths=python_paths,
+        hide=list(config.get("hide", [])),
+    )
+    claimed = prepared.claimed
+    owner = (claimed.uid, claimed.gid) if claimed is not None else None
+    if owner is not None:
+        os.chmod(workdir, 0o711)  # the sandbox's uid may pass through to its scratch directory, no more
+    make_scratch(scratch, owner)
+    make_scratch(outside, owner)
+    held = probe.verify(prepared, None, None, scratch, outside)
+    shutil.rmtree(outside, ignore_errors=True)
+    _record(isolation, prepared, held)
+    if claimed is not None and not isolation[wire.SANDBOX_USER]:
+        claimed.release()
+        make_scratch(scratch, None)
+        owner = None
+    if prepared.landlock is not None and not isolation[wire.LANDLOCK]:
+        os.close(prepared.landlock)
+    uid, gid = owner if owner is not None else (None, None)
+    if owner is not None:
+        isolation.update({wire.UID: uid, wire.GID: gid})
+    return confine.Layers(
+        uid,
+        gid,
+        prepared.landlock if isolation[wire.LANDLOCK] else None,
+        prepared.seccomp if isolation[wire.SECCOMP] else None,
+    )
+
+
+def _record(isolation: dict[str, Any], prepared: probe.Prepared, held: dict[str, Any]) -> None:
+    """Put what the probe child found into the isolation report, with the notes of both."""
+    for layer in (wire.SANDBOX_USER, wire.NO_NEW_PRIVS, wire.SECCOMP):
+        isolation[layer] = bool(held.get(layer))
+    isolation[wire.LANDLOCK] = int(held.get(wire.LANDLOCK) or 0)
+    isolation[wire.NOTES].extend(prepared.notes + list(held.get(wire.NOTES, [])))
+
+
+def _serve_unisolated(
+    config: dict[str, Any], control: int, isolation: dict[str, Any], layers: confine.Layers
+) -> None:
     """The fallback where namespaces are unavailable: a subreaper that kills process groups."""
     confine.become_subreaper()
     confine.make_undumpable()
-    Server(config, control, isolation).serve(config.get("memory"))
+    Server(config, control, isolation, layers).serve(config.get("memory"))
     os.chdir("/")
     shutil.rmtree(config["workdir"], ignore_errors=True)
 

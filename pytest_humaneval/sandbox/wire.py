@@ -59,13 +59,18 @@ OUT = "out"
 ARGS = "args"
 KWARGS = "kwargs"
 # The isolation report, under ISOLATION: each layer is true only once its last step succeeded (the id
-# maps written, the new root pivoted into); NOTES say what is missing, in words. The rest is the fork
-# server's own record of where samples run.
-USER = "user"
+# maps written, the new root pivoted into, a probe child refused what the layer stops); NOTES say what
+# is missing, in words. The rest is the fork server's own record of where samples run.
+USER = "user"  # the namespaces
 NETWORK = "network"
 PID = "pid"
 FILESYSTEM = "filesystem"
-LAYERS = (USER, NETWORK, PID, FILESYSTEM)
+NAMESPACES = (USER, NETWORK, PID, FILESYSTEM)
+SANDBOX_USER = "sandbox_user"  # without a user namespace: a uid of this sandbox's own (started as root)
+NO_NEW_PRIVS = "no_new_privs"
+LANDLOCK = "landlock"  # the Landlock ABI whose every part held, 0 without Landlock
+SECCOMP = "seccomp"
+LAYERS = (*NAMESPACES, SANDBOX_USER, NO_NEW_PRIVS, LANDLOCK, SECCOMP)
 NOTES = "notes"
 UID = "uid"
 GID = "gid"
@@ -214,6 +219,7 @@ def finish(lost: bool) -> dict[str, Any]:
 def new_report() -> dict[str, Any]:
     """An isolation report with every layer off and no notes yet."""
     report: dict[str, Any] = dict.fromkeys(LAYERS, False)
+    report[LANDLOCK] = 0
     report[NOTES] = []
     return report
 
