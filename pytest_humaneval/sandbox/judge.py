@@ -1,7 +1,9 @@
 """The trusted judge: the dataset's test runs here, against a stand-in for the candidate's entry point.
 
 Each call of the stand-in sends the arguments to the candidate's child as plain data and turns its
-answer back into plain data or a builtin exception (see :mod:`._plain`). The verdict is what the test
+answer back into plain data or a builtin exception (see :mod:`._plain`). An iterator in the answer (a
+generator, a ``map``) stays in the child; here it is a one-shot iterator of ours whose every step asks
+the child for the next item, under the sample's time limit like a call. The verdict is what the test
 did here: nothing the candidate can reach (its exit status, its output, its own interpreter) decides it.
 """
 
@@ -116,6 +118,11 @@ class _Channel:
     def output(self) -> str:
         return "".join(self._output)
 
+    @property
+    def last_size(self) -> int:
+        """Bytes of the latest message received."""
+        return self._frames.last_size
+
     def close(self) -> None:
         self.sock.close()
 
@@ -218,22 +225,77 @@ class _RemoteCandidate:
     def __init__(self, channel: _Channel, name: str) -> None:
         self._channel = channel
         self.__name__ = name
+        self._iterators: dict[int, _RemoteIterator] = {}
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         try:
-            request = wire.call(to_tree(args), to_tree(kwargs))
+            request = wire.call(to_tree(args, self._handle_of), to_tree(kwargs, self._handle_of))
         except NotPlainData as exc:
             raise TypeError(f"the test passed the candidate {exc}") from None
+        return self._value(self._ask(request))
+
+    def _ask(self, request: dict[str, Any]) -> dict[str, Any]:
+        if self._channel.sock.fileno() < 0:  # kept by the test past the end of its sample
+            raise RuntimeError("the candidate's process has ended")
         self._channel.send(request)
-        reply = self._channel.receive()
+        return self._channel.receive()
+
+    def _value(self, reply: dict[str, Any]) -> Any:
+        """The value a reply carries, or the candidate's exception raised here."""
         if wire.RETURN in reply:
             try:
-                return from_tree(reply[wire.RETURN])
+                return from_tree(reply[wire.RETURN], self._iterator)
             except NotPlainData as exc:
                 raise _Stop("error", str(exc)) from None
         if wire.RAISE in reply and isinstance(reply[wire.RAISE], dict):
             raise _rebuild(reply[wire.RAISE])
+        if wire.UNPLAIN in reply:  # not an exception of the candidate's: the test must not catch it
+            raise _Stop("error", str(reply[wire.UNPLAIN])[: wire.MAX_TEXT])
         raise _Stop("error", "the candidate's process sent something unexpected")
+
+    def _iterator(self, handle: int) -> _RemoteIterator:
+        """Ours for the child's iterator `handle`: the same object each time that iterator crosses."""
+        iterator = self._iterators.get(handle)
+        if iterator is None:
+            iterator = self._iterators[handle] = _RemoteIterator(self, handle)
+        return iterator
+
+    def _handle_of(self, value: Any) -> int | None:
+        """The handle to send for an iterator of ours passed back to the candidate."""
+        if type(value) is _RemoteIterator and value._candidate is self:
+            return value._handle
+        return None
+
+
+class _RemoteIterator:
+    """One of the candidate's iterators, seen from here: each next() is a round trip to the child.
+
+    One-shot and lazy as the candidate's own: the child advances its iterator only when the test asks,
+    so a test may take a few items of an endless generator, and calls of the candidate in between see
+    the state that the steps so far left.
+    """
+
+    __slots__ = ("_candidate", "_handle", "_received")
+
+    def __init__(self, candidate: _RemoteCandidate, handle: int) -> None:
+        self._candidate = candidate
+        self._handle = handle
+        self._received = 0  # bytes of the child's replies for this iterator so far
+
+    def __iter__(self) -> _RemoteIterator:
+        return self
+
+    def __next__(self) -> Any:
+        reply = self._candidate._ask(wire.next_item(self._handle))
+        self._received += self._candidate._channel.last_size
+        if self._received > wire.MAX_ITERATED:  # the items would pile up here: bound them as one answer
+            raise _Stop("error", f"the candidate's iterator yielded more than {wire.MAX_ITERATED} bytes")
+        if reply.get(wire.EXHAUSTED) is True:
+            raise StopIteration
+        return self._candidate._value(reply)
+
+    def __repr__(self) -> str:
+        return f"<iterator of the candidate's {self._handle}>"
 
 
 def _rebuild(info: dict[str, Any]) -> Exception:
