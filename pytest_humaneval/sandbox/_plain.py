@@ -32,6 +32,10 @@ from typing import Any
 
 MAX_DEPTH = 200
 _BIG_INT = 10**4000  # CPython refuses to parse longer decimal ints from text
+# Rebuilding a Fraction reduces it, which takes time quadratic in its size: refuse parts longer than
+# this many bits (about CPython's 4,300-digit limit on int-to-str conversion), so that no answer can
+# keep the trusted side busy for long.
+MAX_FRACTION_BITS = 1 << 14
 _KEYS: type = type({}.keys())
 _VALUES: type = type({}.values())
 _ITEMS: type = type({}.items())
@@ -199,6 +203,8 @@ def _standard_value(tag: str, body: Any, depth: int, handles: FromHandle | None)
     """The standard-library value or the handle's object a tree with a rarer tag stands for."""
     if tag == "fr":
         numerator, denominator = (_integer(_from_tree(n, depth, None)) for n in _list(body))
+        if max(numerator.bit_length(), denominator.bit_length()) > MAX_FRACTION_BITS:
+            raise NotPlainData(f"a Fraction with parts longer than {MAX_FRACTION_BITS} bits cannot cross")
         return Fraction(numerator, denominator)
     if tag == "dec" and type(body) is str:
         return Decimal(body)
