@@ -245,11 +245,11 @@ CASES: dict[str, Case] = {
         "passed",
     ),
     "a generator against a list": Case(synthetic("assert candidate(0) == [0]"), "    yield x\n", "failed"),
-    "an iterator's items past one answer's size": Case(
-        synthetic("assert len(tuple(candidate(1 << 20))) == 12"),
-        "    for _ in range(12):\n        yield 'x' * x\n",
+    "iterators' items past one answer's size": Case(
+        synthetic("assert len(tuple(candidate(1 << 20))) == 6 and len(tuple(candidate(1 << 20))) == 6"),
+        "    for _ in range(6):\n        yield 'x' * x\n",
         "error",
-        differs="the items one iterator sends together are capped at one answer's size, 8 MiB",
+        differs="the items of a sample's iterators are capped together at one answer's size, 8 MiB",
     ),
     # ---- subclasses
     "an int subclass with the right value": Case(
@@ -345,6 +345,16 @@ def test_a_slow_step_times_out_like_a_slow_call(sandbox: Sandbox) -> None:
         sandbox, "    yield 1\n    while True:\n        pass\n", "it = candidate(0)\nnext(it)\nnext(it)"
     )
     assert outcome.kind == "timeout"
+
+
+def test_the_items_of_all_iterators_of_a_sample_are_capped_together(sandbox: Sandbox) -> None:
+    completion = "    yield 'x' * x\n"
+    assert run(sandbox, completion, "assert len(next(candidate(5 << 20))) == 5 << 20").passed
+    outcome = run(sandbox, completion, "for _ in range(2):\n    next(candidate(5 << 20))")
+    assert (outcome.kind, outcome.message) == (
+        "error",
+        "the candidate's iterators yielded more than 8388608 bytes",
+    )
 
 
 def test_what_a_generator_prints_is_captured(sandbox: Sandbox) -> None:

@@ -105,8 +105,8 @@ def _to_tree(value: Any, depth: int, handles: ToHandle | None) -> Any:
 def _standard_tree(value: Any, kind: type, depth: int, handles: ToHandle | None) -> Any:
     """The tree of a standard-library value, a handle, or that of the plain value `value` stands for.
 
-    Only the exact types are rebuilt on the other side: their parts are read through the type's own
-    attributes, which a subclass could override.
+    Exact types only: their parts are read through their attributes, which a subclass (the candidate's
+    own class) could override, so a subclass goes on to `_plain_equivalent`, which refuses it.
     """
     if kind is Fraction:
         return {"fr": [_to_tree(value.numerator, depth, None), _to_tree(value.denominator, depth, None)]}

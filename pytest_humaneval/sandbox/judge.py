@@ -226,6 +226,7 @@ class _RemoteCandidate:
         self._channel = channel
         self.__name__ = name
         self._iterators: dict[int, _RemoteIterator] = {}
+        self._iterated = 0  # bytes of the child's replies to NEXT so far, all iterators together
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         try:
@@ -275,24 +276,24 @@ class _RemoteIterator:
     the state that the steps so far left.
     """
 
-    __slots__ = ("_candidate", "_handle", "_received")
+    __slots__ = ("_candidate", "_handle")
 
     def __init__(self, candidate: _RemoteCandidate, handle: int) -> None:
         self._candidate = candidate
         self._handle = handle
-        self._received = 0  # bytes of the child's replies for this iterator so far
 
     def __iter__(self) -> _RemoteIterator:
         return self
 
     def __next__(self) -> Any:
-        reply = self._candidate._ask(wire.next_item(self._handle))
-        self._received += self._candidate._channel.last_size
-        if self._received > wire.MAX_ITERATED:  # the items would pile up here: bound them as one answer
-            raise _Stop("error", f"the candidate's iterator yielded more than {wire.MAX_ITERATED} bytes")
+        candidate = self._candidate
+        reply = candidate._ask(wire.next_item(self._handle))
+        candidate._iterated += candidate._channel.last_size
+        if candidate._iterated > wire.MAX_ITERATED:  # the items may pile up here: bound them as an answer
+            raise _Stop("error", f"the candidate's iterators yielded more than {wire.MAX_ITERATED} bytes")
         if reply.get(wire.EXHAUSTED) is True:
             raise StopIteration
-        return self._candidate._value(reply)
+        return candidate._value(reply)
 
     def __repr__(self) -> str:
         return f"<iterator of the candidate's {self._handle}>"

@@ -31,7 +31,7 @@ from typing import Any
 
 MAX_FRAME = 8 * 1024 * 1024  # bytes of one frame's JSON
 MAX_TEXT = 2000  # characters of an exception's message kept
-MAX_ITERATED = MAX_FRAME  # bytes of frames the items of one iterator may take together: one answer's
+MAX_ITERATED = MAX_FRAME  # bytes of frames the items of a sample's iterators may take in all: an answer's
 # A sample's time counts only while it runs, not while it waits for a CPU on a busy machine; this
 # factor bounds the wall-clock time it may take all the same, and sets the child's CPU-time backstop.
 WALL_FACTOR = 4.0
