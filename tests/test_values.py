@@ -191,6 +191,22 @@ CASES: dict[str, Case] = {
         " {'k': (1, [2])}, True, None]\n",
         "passed",
     ),
+    "arguments keep their types too": Case(
+        synthetic(
+            "assert candidate([(1, 2), [1, 2], {1}, True, 1, 2**100, float('inf'), float('nan'), -0.0,"
+            " {'a': [()]}, Fraction(1, 3), Decimal('0.10'), range(3)]) == 'ok'",
+            STDLIB,
+        ),
+        "    import math\n"
+        "    t, l, s, b, i, big, inf, nan, zero, d, q, dec, r = x\n"
+        "    assert type(t) is tuple and type(l) is list and type(s) is set\n"
+        "    assert b is True and type(i) is int and big == 2**100\n"
+        "    assert inf == float('inf') and math.isnan(nan) and math.copysign(1, zero) < 0\n"
+        "    assert d == {'a': [()]} and type(d['a'][0]) is tuple\n"
+        "    assert type(q) is Fraction and str(dec) == '0.10' and r == range(3)\n"
+        "    return 'ok'\n",
+        "passed",
+    ),
     "a tuple is not a list": Case(
         synthetic("assert candidate(0) == [1, 2]"), "    return (1, 2)\n", "failed"
     ),
