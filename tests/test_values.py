@@ -90,8 +90,10 @@ CASES: dict[str, Case] = {
     "37: a generator that ends its process": Case(
         HUMANEVAL["HumanEval/37"], "    import os\n    yield l[0]\n    os._exit(0)\n", "crashed"
     ),
-    "37: an endless generator": Case(
-        HUMANEVAL["HumanEval/37"], "    while True:\n        yield 1\n", "timeout"
+    "37: an endless generator": Case(  # sleeping a little, so that the reference's tuple stays small
+        HUMANEVAL["HumanEval/37"],
+        "    import time\n    while True:\n        yield 1\n        time.sleep(1e-4)\n",
+        "timeout",
     ),
     "37: a generator of objects": Case(HUMANEVAL["HumanEval/37"], "    yield object()\n", "error"),
     "37: a generator of objects equal to everything": Case(
