@@ -8,7 +8,8 @@ pristine interpreter whatever the pytest process loaded.
 
 **What runs here is only the candidate**: the prompt plus the model's completion, as a module. The
 dataset's test never enters this process or its children; the trusted side runs it and calls the
-candidate's entry point across a socket, arguments and return values as plain data (see ``_plain``).
+candidate's entry point across a socket, arguments and return values as plain data (see ``_plain``);
+an iterator the candidate returns stays here, and the trusted side asks for its items one at a time.
 
 Isolation, set up once at start when the kernel allows it (see :mod:`.confine`; each part is reported
 back to the client, which warns when one is missing):
