@@ -155,6 +155,12 @@ CASES: dict[str, Case] = {
         "    return range(0, x, 2)\n",
         "passed",
     ),
+    "100: a range, which is not the list the test expects": Case(
+        HUMANEVAL["HumanEval/100"], "    return range(n, 3 * n, 2)\n", "failed"
+    ),
+    "100: the list of that range": Case(
+        HUMANEVAL["HumanEval/100"], "    return list(range(n, 3 * n, 2))\n", "passed"
+    ),
     "range against a list": Case(
         synthetic("assert candidate(5) == [0, 2, 4]"), "    return range(0, x, 2)\n", "failed"
     ),
