@@ -317,6 +317,22 @@ CASES: dict[str, Case] = {
         "            self.n -= 1\n            return self.n + 1\n    return Down(x)\n",
         "passed",
     ),
+    "52: a generator is true, as the test's `assert not` finds": Case(
+        HUMANEVAL["HumanEval/52"], "    yield from l\n", "failed"
+    ),
+    "an iterator class with a length of 0": Case(
+        synthetic("assert not candidate(0)"),
+        "    class Empty:\n        def __next__(self):\n            raise StopIteration\n"
+        "        def __len__(self):\n            return 0\n    return Empty()\n",
+        "error",
+        differs="its truth would be its length, which a stand-in cannot give: it does not cross",
+    ),
+    "an iterator class that is false": Case(
+        synthetic("assert candidate(0)"),
+        "    class No:\n        def __next__(self):\n            raise StopIteration\n"
+        "        def __bool__(self):\n            return False\n    return No()\n",
+        "error",
+    ),
 }
 
 

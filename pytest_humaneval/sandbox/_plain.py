@@ -8,7 +8,8 @@ types rebuilt here from their parts (Fraction, Decimal, range, bytearray, deque,
 their base value, read through the base type's own conversion; subclasses of the standard-library types
 (the candidate's own classes) do not cross at all. Stdlib only: the fork server imports this file too.
 
-An iterator (a generator, ``map``, ``zip``, anything whose type has ``__next__``) does not cross either:
+An iterator (a generator, ``map``, ``zip``, anything whose type has ``__next__``, see `is_iterator`) does
+not cross either:
 where the caller passes a `handles` function, it stands for the iterator by a number, ``{"h": n}``, and
 the other side asks for its items one at a time (see :mod:`.judge` and :mod:`.forkserver`).
 
@@ -67,8 +68,13 @@ def from_tree(tree: Any, handles: FromHandle | None = None) -> Any:
 
 
 def is_iterator(value: Any) -> bool:
-    """Whether `value` follows the iterator protocol, which a handle can stand for."""
-    return hasattr(type(value), "__next__")
+    """Whether a handle can stand for `value`: an iterator whose truth is the default one, true.
+
+    The other side's stand-in is true and has no length, as every standard-library iterator; an iterator
+    class of the candidate's with ``__bool__`` or ``__len__`` would answer ``bool()`` otherwise.
+    """
+    kind = type(value)
+    return hasattr(kind, "__next__") and not hasattr(kind, "__bool__") and not hasattr(kind, "__len__")
 
 
 def encode(value: Any) -> str:
