@@ -2,9 +2,10 @@
 
 Each harness judges the 164 canonical solutions one after another, in one process, ``--rounds`` times
 (after one untimed round). For each it prints, per sample, the wall time and the CPU time of the whole
-process tree (the caller, and every process it started, reaped or not yet). Then the same for two
-programs that do almost nothing (one call, and twenty calls, of an identity function), which shows this
-sandbox's fixed cost per sample and its cost per call, and last the floor any process-per-sample design
+process tree (the caller, and every process it started, reaped or not yet). Then the same for three
+programs that do almost nothing (one call, and twenty calls, of an identity function; one call that
+returns a generator whose twenty items the test takes), which shows this sandbox's fixed cost per sample,
+its cost per call and per item of an iterator, and last the floor any process-per-sample design
 pays on this machine: ``fork()`` of this process, ``_exit(0)`` in the child and ``waitpid`` in the
 parent. Last, both harnesses judge one correct program that prints 600,000 short lines, which shows
 what capturing a sample's output costs, and the ratio. Run from anywhere with the project installed:
@@ -47,6 +48,12 @@ PRINTING = Program(
     "def check(c):\n    assert c(3) == 3\n",
 )
 PRINTING_TIMEOUT = 30.0  # generous for both harnesses: the figure is the time taken, not a verdict
+# One call that returns a generator, and twenty steps of it: each step is a round trip to the child.
+TWENTY_ITEMS = Program(
+    "def f(x):\n    yield from range(x)\n",
+    "f",
+    "def check(c):\n    assert tuple(c(20)) == tuple(range(20))\n",
+)
 
 
 def _tree_cpu() -> float:
@@ -185,6 +192,9 @@ def main() -> None:
         mine = measure("pytest-humaneval Sandbox.run, canonical", ours(programs), cpu, args.rounds)
         measure("pytest-humaneval Sandbox.run, 1 call", ours([TRIVIAL_ONE] * 164), cpu, args.rounds)
         measure("pytest-humaneval Sandbox.run, 20 calls", ours([TRIVIAL_TWENTY] * 164), cpu, args.rounds)
+        measure(
+            "pytest-humaneval Sandbox.run, 20 generator items", ours([TWENTY_ITEMS] * 164), cpu, args.rounds
+        )
 
     def bare_fork() -> int:
         for _ in range(164):

@@ -10,7 +10,8 @@ try: without it the seccomp layer is reported missing.
 
 **What runs here is only the candidate**: the prompt plus the model's completion, as a module. The
 dataset's test never enters this process or its children; the trusted side runs it and calls the
-candidate's entry point across a socket, arguments and return values as plain data (see ``_plain``).
+candidate's entry point across a socket, arguments and return values as plain data (see ``_plain``);
+an iterator the candidate returns stays here, and the trusted side asks for its items one at a time.
 
 Isolation, set up once at start when the kernel allows it (see :mod:`.confine`; each part is reported
 back to the client, which warns when one is missing):
@@ -205,20 +206,78 @@ def _child(request: dict[str, Any], code: Any, sock: socket.socket, server: Serv
 
 
 def _serve_calls(fd: int, function: Any, captured: _Output) -> None:
-    """Answer the trusted side's calls until it hangs up."""
+    """Answer the trusted side's calls, and its requests for iterators' items, until it hangs up.
+
+    One request at a time, in the order they come: calls and the steps of iterators returned earlier
+    interleave as the test makes them, as they would in one process.
+    """
     frames = wire.Frames()
+    iterators = _Iterators()
     while True:
         try:
             request = frames.read(fd)
         except (EOFError, wire.FrameTooLarge):
             return
-        try:
-            args = _plain.from_tree(request[wire.ARGS])
-            kwargs = _plain.from_tree(request[wire.KWARGS])
-            reply = wire.returned(_plain.to_tree(function(*args, **kwargs)), captured.take())
-        except BaseException as exc:
-            reply = wire.raised(_describe(exc), captured.take())
+        if wire.NEXT in request:
+            reply = iterators.step(request[wire.NEXT], captured)
+        else:
+            reply = _call(function, request, iterators, captured)
         _send(fd, reply)
+
+
+def _call(function: Any, request: dict[str, Any], iterators: _Iterators, captured: _Output) -> dict[str, Any]:
+    try:
+        args = _plain.from_tree(request[wire.ARGS], iterators.find)
+        kwargs = _plain.from_tree(request[wire.KWARGS], iterators.find)
+        value = function(*args, **kwargs)
+    except BaseException as exc:
+        return wire.raised(_describe(exc), captured.take())
+    return _answer(value, iterators, captured)
+
+
+def _answer(value: Any, iterators: _Iterators, captured: _Output) -> dict[str, Any]:
+    """The reply that carries `value`: plain data, with a handle for each iterator in it."""
+    try:
+        tree = _plain.to_tree(value, iterators.handle)
+    except _plain.NotPlainData as exc:
+        return wire.unplain(_safe_str(exc), captured.take())
+    except BaseException as exc:  # a subclass's own __iter__ or keys(), which converting it runs
+        return wire.raised(_describe(exc), captured.take())
+    return wire.returned(tree, captured.take())
+
+
+class _Iterators:
+    """The iterators the trusted side holds handles to, alive until the sample ends."""
+
+    def __init__(self) -> None:
+        self._objects: list[Any] = []
+        self._handles: dict[int, int] = {}  # id() of an object in _objects -> its handle
+
+    def handle(self, value: Any) -> int | None:
+        """The handle of `value` if it is an iterator (the same one each time it crosses), else None."""
+        if not _plain.is_iterator(value):
+            return None
+        handle = self._handles.get(id(value))
+        if handle is None:
+            handle = self._handles[id(value)] = len(self._objects)
+            self._objects.append(value)
+        return handle
+
+    def find(self, handle: int) -> Any:
+        """The iterator a handle from the trusted side stands for (the test passed it back)."""
+        if 0 <= handle < len(self._objects):
+            return self._objects[handle]
+        raise _plain.NotPlainData(f"no iterator has the handle {handle!r}")
+
+    def step(self, handle: int, captured: _Output) -> dict[str, Any]:
+        """The reply to NEXT: the iterator's next item, its end, or what it raised."""
+        try:
+            item = next(self.find(handle))
+        except StopIteration:
+            return wire.exhausted(captured.take())
+        except BaseException as exc:
+            return wire.raised(_describe(exc), captured.take())
+        return _answer(item, self, captured)
 
 
 _EMPTY_STDIN = io.StringIO("")  # input() in a sample gets EOFError at once

@@ -1,7 +1,9 @@
 """The trusted judge: the dataset's test runs here, against a stand-in for the candidate's entry point.
 
 Each call of the stand-in sends the arguments to the candidate's child as plain data and turns its
-answer back into plain data or a builtin exception (see :mod:`._plain`). The verdict is what the test
+answer back into plain data or a builtin exception (see :mod:`._plain`). An iterator in the answer (a
+generator, a ``map``) stays in the child; here it is a one-shot iterator of ours whose every step asks
+the child for the next item, under the sample's time limit like a call. The verdict is what the test
 did here: nothing the candidate can reach (its exit status, its output, its own interpreter) decides it.
 """
 
@@ -31,6 +33,14 @@ MAX_TYPE_NAME = 200  # characters of an exception's type name kept
 
 class CandidateError(Exception):
     """An exception the candidate raised that has no builtin equivalent here (its type name leads)."""
+
+
+class _CandidateEnded(BaseException):
+    """The candidate raised SystemExit or KeyboardInterrupt in a call (MemoryError is an Exception).
+
+    BaseException, as the original is: a test's ``except Exception`` does not catch it, so the sample
+    ends as it would in the reference, where the exception leaves check() and fails the program.
+    """
 
 
 class _Stop(BaseException):
@@ -89,7 +99,7 @@ def _judge(program: Program, channel: _Channel, start: float) -> Outcome:
         return Outcome(
             kind=stop.kind, message=stop.message, stdout=channel.output, duration=time.monotonic() - start
         )
-    except Exception as exc:  # any exception out of the check is a non-pass
+    except (Exception, _CandidateEnded) as exc:  # any exception out of the check is a non-pass
         remote = getattr(exc, "_humaneval_remote", None)
         if isinstance(remote, dict):
             kind = "failed" if remote.get(wire.TYPE) == "AssertionError" else "error"
@@ -123,6 +133,11 @@ class _Channel:
     @property
     def output(self) -> str:
         return "".join(self._output)
+
+    @property
+    def last_size(self) -> int:
+        """Bytes of the latest message received."""
+        return self._frames.last_size
 
     def close(self) -> None:
         self.sock.close()
@@ -256,32 +271,94 @@ class _RemoteCandidate:
     def __init__(self, channel: _Channel, name: str) -> None:
         self._channel = channel
         self.__name__ = name
+        self._iterators: dict[int, _RemoteIterator] = {}
+        self._iterated = 0  # bytes of the child's replies to NEXT so far, all iterators together
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         try:
-            request = wire.call(to_tree(args), to_tree(kwargs))
+            request = wire.call(to_tree(args, self._handle_of), to_tree(kwargs, self._handle_of))
         except NotPlainData as exc:
             raise TypeError(f"the test passed the candidate {exc}") from None
+        return self._value(self._ask(request))
+
+    def _ask(self, request: dict[str, Any]) -> dict[str, Any]:
+        if self._channel.sock.fileno() < 0:  # kept by the test past the end of its sample
+            raise RuntimeError("the candidate's process has ended")
         self._channel.send(request)
-        reply = self._channel.receive()
+        return self._channel.receive()
+
+    def _value(self, reply: dict[str, Any]) -> Any:
+        """The value a reply carries, or the candidate's exception raised here."""
         if wire.RETURN in reply:
             try:
-                return from_tree(reply[wire.RETURN])
+                return from_tree(reply[wire.RETURN], self._iterator)
             except NotPlainData as exc:
                 self._channel.tampering.add(wire.TAMPER_NOT_PLAIN)
                 raise _Stop("error", str(exc)) from None
         if wire.RAISE in reply and isinstance(reply[wire.RAISE], dict):
             raise _rebuild(reply[wire.RAISE])
+        if wire.UNPLAIN in reply:  # not an exception of the candidate's: the test must not catch it
+            self._channel.tampering.add(wire.TAMPER_NOT_PLAIN)
+            raise _Stop("error", str(reply[wire.UNPLAIN])[: wire.MAX_TEXT])
         self._channel.tampering.add(wire.TAMPER_CHANNEL)
         raise _Stop("error", "the candidate's process sent something unexpected")
 
+    def _iterator(self, handle: int) -> _RemoteIterator:
+        """Ours for the child's iterator `handle`: the same object each time that iterator crosses."""
+        iterator = self._iterators.get(handle)
+        if iterator is None:
+            iterator = self._iterators[handle] = _RemoteIterator(self, handle)
+        return iterator
 
-def _rebuild(info: dict[str, Any]) -> Exception:
-    """A trusted exception for one the candidate raised: the builtin type of that name, or CandidateError."""
+    def _handle_of(self, value: Any) -> int | None:
+        """The handle to send for an iterator of ours passed back to the candidate."""
+        if type(value) is _RemoteIterator and value._candidate is self:
+            return value._handle
+        return None
+
+
+class _RemoteIterator:
+    """One of the candidate's iterators, seen from here: each next() is a round trip to the child.
+
+    One-shot and lazy as the candidate's own: the child advances its iterator only when the test asks,
+    so a test may take a few items of an endless generator, and calls of the candidate in between see
+    the state that the steps so far left.
+    """
+
+    __slots__ = ("_candidate", "_handle")
+
+    def __init__(self, candidate: _RemoteCandidate, handle: int) -> None:
+        self._candidate = candidate
+        self._handle = handle
+
+    def __iter__(self) -> _RemoteIterator:
+        return self
+
+    def __next__(self) -> Any:
+        candidate = self._candidate
+        reply = candidate._ask(wire.next_item(self._handle))
+        candidate._iterated += candidate._channel.last_size
+        if candidate._iterated > wire.MAX_ITERATED:  # the items may pile up here: bound them as an answer
+            raise _Stop("error", f"the candidate's iterators yielded more than {wire.MAX_ITERATED} bytes")
+        if reply.get(wire.EXHAUSTED) is True:
+            raise StopIteration
+        return candidate._value(reply)
+
+    def __repr__(self) -> str:
+        return f"<iterator of the candidate's {self._handle}>"
+
+
+def _rebuild(info: dict[str, Any]) -> BaseException:
+    """A trusted exception for one the candidate raised: the builtin type of that name, or CandidateError.
+
+    SystemExit and KeyboardInterrupt become a _CandidateEnded, which the test cannot catch as an Exception.
+    """
     name, message = str(info.get(wire.TYPE, "Exception")), str(info.get(wire.MESSAGE, ""))
     cls = getattr(builtins, name, None) if info.get(wire.BUILTIN) is True else None
-    exc: Exception
-    if isinstance(cls, type) and issubclass(cls, Exception) and cls.__module__ == "builtins":
+    exc: BaseException
+    if name in ENDS_ON_PURPOSE:
+        exc = _CandidateEnded(f"{name}: {message}")
+    elif isinstance(cls, type) and issubclass(cls, Exception) and cls.__module__ == "builtins":
         try:
             exc = cls(message)
         except Exception:  # builtins such as UnicodeDecodeError want more arguments

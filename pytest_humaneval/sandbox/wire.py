@@ -10,9 +10,12 @@ conversations use it:
   and the server answers ``{EXIT: "how the child ended"}``;
 * the candidate's socket, between the trusted judge (:mod:`.judge`) and the child: the child sends
   ``{HELLO}``, then ``{READY}`` or ``{ERROR: exception}``; then for each call ``{ARGS, KWARGS}`` the child
-  answers ``{RETURN: value}`` or ``{RAISE: exception}``. Any message from the child may carry ``OUT``,
-  what the candidate printed since its last message. Values are trees of :mod:`._plain`. At any time
-  the child may also send ``{TAMPERING: [kind, ...]}``, refusals seen inside the sandbox (see below).
+  answers ``{RETURN: value}``, ``{RAISE: exception}`` or ``{UNPLAIN: why}`` (the value is not plain
+  data). A value may hold iterators' handles; for each ``{NEXT: handle}`` the child answers with the
+  iterator's next item as ``{RETURN: value}``, ``{EXHAUSTED}``, ``{RAISE}`` or ``{UNPLAIN}``. Any
+  message from the child may carry ``OUT``, what the candidate printed since its last message. Values
+  are trees of :mod:`._plain`. At any time the child may also send ``{TAMPERING: [kind, ...]}``,
+  refusals seen inside the sandbox (see below).
 
 Stdlib only and no relative imports: the fork server runs as a script and imports this file as a
 top-level module, before its checkout is hidden from it.
@@ -29,6 +32,7 @@ from typing import Any
 
 MAX_FRAME = 8 * 1024 * 1024  # bytes of one frame's JSON
 MAX_TEXT = 2000  # characters of an exception's message kept
+MAX_ITERATED = MAX_FRAME  # bytes of frames the items of a sample's iterators may take in all: an answer's
 # A sample's time counts only while it runs, not while it waits for a CPU on a busy machine; this
 # factor bounds the wall-clock time it may take all the same, and sets the child's CPU-time backstop.
 WALL_FACTOR = 4.0
@@ -54,10 +58,13 @@ READY = "ready"
 ERROR = "error"  # running the candidate's module raised
 RETURN = "return"
 RAISE = "raise"
+UNPLAIN = "unplain"  # the answer is no plain data (see _plain): why, in words
+EXHAUSTED = "exhausted"  # the iterator raised StopIteration
 OUT = "out"
 # The trusted side to the child.
 ARGS = "args"
 KWARGS = "kwargs"
+NEXT = "next"  # the handle of an iterator of the child's whose next item the trusted side wants
 # The isolation report, under ISOLATION: each layer is true only once its last step succeeded (the id
 # maps written, the new root pivoted into, a probe child refused what the layer stops); NOTES say what
 # is missing, in words. The rest is the fork server's own record of where samples run.
@@ -146,6 +153,7 @@ class Frames:
 
     def __init__(self) -> None:
         self._buffer = bytearray()
+        self.last_size = 0  # bytes of the latest message that next() returned, its header included
 
     def feed(self, chunk: bytes) -> None:
         """Add bytes read from the stream."""
@@ -168,6 +176,7 @@ class Frames:
             return None
         payload = buffer[4:end]
         del buffer[:end]
+        self.last_size = end
         try:
             message = json.loads(payload)
         except (ValueError, RecursionError):
@@ -272,6 +281,21 @@ def raised(info: dict[str, Any], out: str) -> dict[str, Any]:
 def tampered(kinds: list[str]) -> dict[str, Any]:
     """From inside the sandbox: the sample was refused what `kinds` name (see REPORTED_FROM_INSIDE)."""
     return {TAMPERING: kinds}
+
+
+def unplain(why: str, out: str) -> dict[str, Any]:
+    """The entry point's answer cannot cross as plain data."""
+    return {UNPLAIN: why, OUT: out}
+
+
+def next_item(handle: int) -> dict[str, Any]:
+    """The trusted side asks for the next item of the child's iterator `handle`."""
+    return {NEXT: handle}
+
+
+def exhausted(out: str) -> dict[str, Any]:
+    """The iterator has no more items."""
+    return {EXHAUSTED: True, OUT: out}
 
 
 # Frames every sample sends or receives, made once here rather than in each child.
