@@ -365,11 +365,8 @@ def _rebuild(info: dict[str, Any]) -> BaseException:
             exc = CandidateError(f"{name}: {message}")
     else:
         exc = CandidateError(f"{name}: {message}")
-    exc._humaneval_remote = {  # type: ignore[attr-defined]
-        wire.TYPE: name,
-        wire.MESSAGE: message,
-        wire.LINE: info.get(wire.LINE),
-    }
+    remote = {wire.TYPE: name, wire.MESSAGE: message, wire.LINE: info.get(wire.LINE)}
+    setattr(exc, "_humaneval_remote", remote)  # noqa: B010 (an attribute no exception type declares)
     return exc
 
 
