@@ -58,7 +58,8 @@ from typing import TYPE_CHECKING, Any
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 if TYPE_CHECKING or __package__:  # imported as a module of the package (type checkers, tests)
-    from . import _plain, confine, probe, seccomp_filter, wire
+    from . import _plain, confine, probe, refusals, seccomp_filter, wire
+    from .isolation import guarantees
 else:
     # Run as a script, under -I, which may leave this directory off the path. The companions are
     # imported now, while their files are visible: pivot_root hides the checkout, and children find
@@ -67,12 +68,18 @@ else:
     import _plain
     import confine
     import probe
+    import refusals
     import seccomp_filter
     import wire
+    from isolation import guarantees
 
 
 def _send(fd: int, message: dict[str, Any]) -> None:
     wire.write_all(fd, wire.frame(message))
+
+
+def _reply(reporter: refusals.Reporter, message: dict[str, Any]) -> None:
+    reporter.send(wire.frame(message))
 
 
 # ---------------------------------------------------------------------------- the child
@@ -185,27 +192,30 @@ def _child(request: dict[str, Any], code: Any, sock: socket.socket, server: Serv
     sys.argv = ["candidate"]
     sys.modules["__candidate__"] = module = type(sys)("__candidate__")
     entry_point = request[wire.ENTRY_POINT]
+    reporter = refusals.Reporter(fd)
+    if server.watched is not None:  # last, so that nothing of ours before the candidate is reported
+        refusals.install(server.watched, reporter)
     try:
-        wire.write_all(fd, wire.HELLO_FRAME)  # the client learns our pid from this message's credentials
+        reporter.send(wire.HELLO_FRAME)  # the client learns our pid from this message's credentials
         try:
             exec(code, module.__dict__)
             function = module.__dict__[entry_point]
         except KeyError:
             missing = wire.exception("NameError", True, f"name {entry_point!r} is not defined", None)
-            _send(fd, wire.error(missing))
+            _reply(reporter, wire.error(missing))
             os._exit(0)
         except BaseException as exc:
-            _send(fd, wire.error(_describe(exc), captured.take()))
+            _reply(reporter, wire.error(_describe(exc), captured.take()))
             os._exit(0)
         out = captured.take()
-        wire.write_all(fd, wire.frame(wire.ready(out)) if out else wire.READY_FRAME)
-        _serve_calls(fd, function, captured)
+        reporter.send(wire.frame(wire.ready(out)) if out else wire.READY_FRAME)
+        _serve_calls(fd, reporter, function, captured)
     except BaseException:
         os._exit(71)
     os._exit(0)
 
 
-def _serve_calls(fd: int, function: Any, captured: _Output) -> None:
+def _serve_calls(fd: int, reporter: refusals.Reporter, function: Any, captured: _Output) -> None:
     """Answer the trusted side's calls, and its requests for iterators' items, until it hangs up.
 
     One request at a time, in the order they come: calls and the steps of iterators returned earlier
@@ -222,7 +232,7 @@ def _serve_calls(fd: int, function: Any, captured: _Output) -> None:
             reply = iterators.step(request[wire.NEXT], captured)
         else:
             reply = _call(function, request, iterators, captured)
-        _send(fd, reply)
+        _reply(reporter, reply)
 
 
 def _call(function: Any, request: dict[str, Any], iterators: _Iterators, captured: _Output) -> dict[str, Any]:
@@ -303,6 +313,13 @@ class Server:
         self.scratch = str(isolation.get(wire.SCRATCH) or os.path.join(config["workdir"], "scratch"))
         self.tmp = str(isolation.get(wire.TMP) or self.scratch)
         self.keep = frozenset(isolation.get(wire.KEEP, ()))
+        # What each child's audit hook watches: the refusals the guarantees make certain (see refusals).
+        self.watched = refusals.plan(
+            guarantees(isolation),
+            pid_namespace=self.pid_namespace,
+            writable=(self.tmp, self.scratch, probe.SHARED_MEMORY),
+            devices=probe.DEVICES,
+        )
         self._clean_scratch()
         os.environ.clear()
         os.environ.update(
