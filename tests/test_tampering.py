@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -279,6 +283,58 @@ def test_benign_samples_report_no_tampering(sandbox: Sandbox, name: str) -> None
     candidate, test, verdict = BENIGN[name]
     outcome = sandbox.run(Program(candidate, "f", test))
     assert (outcome.kind, outcome.tampering) == (verdict, ()), outcome.describe()
+
+
+# The refusals and the allowed look-alikes again, in a sandbox where namespaces are refused (a container, as
+# root; an ordinary user): its layers refuse by other means, and the hook must see the same.
+WITHOUT_NAMESPACES = """
+import json, sys
+sys.path.insert(0, sys.argv[1])
+from tests.test_tampering import BENIGN, REFUSALS
+from pytest_humaneval.sandbox import Isolation, Limits, Program, Sandbox
+cases = {**REFUSALS, **{name: (*BENIGN[name], ()) for name in ALLOWED_NAMES}}
+with Sandbox(Limits(timeout=1.0, memory=1024**3)) as box:
+    isolation = Isolation.from_report(box.start())
+    if isolation.level != "full":  # a refusal the layers do not make could reach the harness: run none
+        print(json.dumps({"isolation": isolation.to_json(), "outcomes": {}}))
+        sys.exit(0)
+    outcomes = {}
+    for name, (candidate, test, _, _) in cases.items():
+        outcome = box.run(Program(candidate, "f", test))
+        outcomes[name] = [outcome.kind, list(outcome.tampering)]
+print(json.dumps({"isolation": isolation.to_json(), "outcomes": outcomes}))
+""".replace("ALLOWED_NAMES", repr(["writes, signals and sockets that are allowed", "correct"]))
+ROOT = str(Path(__file__).resolve().parent.parent)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the launcher that refuses namespaces starts as root")
+@pytest.mark.parametrize("who", ["container-root", "unprivileged-user"])
+def test_refusals_are_reported_where_namespaces_are_refused(tmp_path: Path, who: str) -> None:
+    from .test_redteam import LAUNCHER, UNPRIVILEGED_UID, _reachable
+
+    launcher = [sys.executable, LAUNCHER, *_reachable()]
+    if who == "unprivileged-user":
+        os.chown(tmp_path, UNPRIVILEGED_UID, UNPRIVILEGED_UID)
+        launcher += ["--uid", str(UNPRIVILEGED_UID)]
+    done = subprocess.run(
+        [*launcher, "--", sys.executable, "-c", WITHOUT_NAMESPACES, ROOT],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    answer = json.loads(done.stdout.splitlines()[-1])
+    isolation = answer["isolation"]
+    assert not any("namespaces" in layer for layer in isolation["layers"]), isolation
+    if isolation["level"] != "full":
+        pytest.skip(
+            f"this kernel's layers fall short, and the refusals were not tried: {isolation['summary']}"
+        )
+    expected = {name: [verdict, list(kinds)] for name, (_, _, verdict, kinds) in REFUSALS.items()}
+    expected["writes, signals and sockets that are allowed"] = ["passed", []]
+    expected["correct"] = ["passed", []]
+    assert answer["outcomes"] == expected
 
 
 def test_every_kind_seen_or_fed_has_a_description() -> None:
