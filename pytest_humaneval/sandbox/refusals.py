@@ -149,7 +149,8 @@ def install(watched: Watched, reporter: Reporter) -> None:
 
 
 def _hook(watched: Watched, reporter: Reporter) -> Callable[[str, tuple[Any, ...]], None]:
-    # Everything the hook uses is bound here: later code cannot swap it (os.getcwd, say) to mislead it.
+    # The hook runs in the sample's process: a sample can mislead or silence it (patching os, say), as it
+    # can claim a kind or keep one back on its socket. What it reports is only as trustworthy as that.
     kinds = watched.kinds
     note = reporter.note
     writes = wire.TAMPER_REFUSED_WRITE in kinds
@@ -211,8 +212,10 @@ def _hook(watched: Watched, reporter: Reporter) -> Callable[[str, tuple[Any, ...
             _check_entries(event, args, where, note)
 
     watched_events = frozenset(
-        ["open", "socket.__new__", *SOCKET_EVENTS, *RESOLVE_EVENTS, "os.kill", "os.killpg", "ctypes.dlsym"]
-        + (["os.rename", "os.symlink", "os.link", *ENTRY_EVENTS] if writes else [])
+        (["socket.__new__", *SOCKET_EVENTS, *RESOLVE_EVENTS] if sockets else [])
+        + (["open", "os.rename", "os.symlink", "os.link", *ENTRY_EVENTS] if writes else [])
+        + (["os.kill", "os.killpg"] if signals else [])
+        + (["open", "ctypes.dlsym"] if ptrace else [])
     )
 
     def hook(event: str, args: tuple[Any, ...], watched_events: frozenset[str] = watched_events) -> None:
