@@ -3,10 +3,11 @@
 This file runs as a script (``python -I forkserver.py CONFIG``), started by :mod:`.client`, with its
 control socket on the fd that CONFIG names. It imports only the standard library and its stdlib-only
 companions in this directory (:mod:`.wire`, :mod:`.confine`, :mod:`._plain`, :mod:`.probe` and the layers
-it uses), as top-level modules and while their files are still visible, nothing of pytest or of this
-package: a forked child starts from a pristine interpreter whatever the pytest process loaded. The one
-optional dependency, ``pyseccomp``, is imported by :func:`seccomp_filter.load_library` at start, inside a
-try: without it the seccomp layer is reported missing.
+it uses, :mod:`.isolation`, :mod:`.refusals`), as top-level modules and while their files are still
+visible, nothing of pytest or of this package: a forked child starts from a pristine interpreter
+whatever the pytest process loaded. The one optional dependency, ``pyseccomp``, is imported by
+:func:`seccomp_filter.load_library` at start, inside a try: without it the seccomp layer is reported
+missing.
 
 **What runs here is only the candidate**: the prompt plus the model's completion, as a module. The
 dataset's test never enters this process or its children; the trusted side runs it and calls the
@@ -27,7 +28,9 @@ back to the client, which warns when one is missing):
   client names hidden (the dataset's tests), a fresh ``/proc`` and a size-capped tmpfs ``/tmp`` that is
   each sample's scratch directory and working directory, emptied after each sample;
 * IPC and UTS namespaces;
-* in each child, a seccomp filter (:mod:`.seccomp_filter`).
+* in each child, a seccomp filter (:mod:`.seccomp_filter`);
+* in each child, last, an audit hook that reports to the trusted side what the layers refuse
+  (:mod:`.refusals`).
 
 Where namespaces are refused (a container, a locked-down CI runner), each child gets what needs none
 instead: a uid of this server's own when it runs as root (:mod:`.uids`), ``no_new_privs``, a Landlock
