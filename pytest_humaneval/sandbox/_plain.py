@@ -48,9 +48,9 @@ def _to_tree(value: Any, depth: int) -> Any:
     if kind is int:
         return value if -_BIG_INT < value < _BIG_INT else {"i": format(value, "x")}
     if kind is list:
-        return {"l": [_to_tree(v, depth + 1) for v in value]}
+        return {"l": _flat(value) or [_to_tree(v, depth + 1) for v in value]}
     if kind is tuple:
-        return {"t": [_to_tree(v, depth + 1) for v in value]}
+        return {"t": _flat(value) or [_to_tree(v, depth + 1) for v in value]}
     if kind is dict:
         return {"d": [[_to_tree(k, depth + 1), _to_tree(v, depth + 1)] for k, v in value.items()]}
     if kind is set:
@@ -62,6 +62,24 @@ def _to_tree(value: Any, depth: int) -> Any:
     if kind is complex:
         return {"c": [value.real, value.imag]}
     return _to_tree(_plain_equivalent(value), depth + 1)
+
+
+_SCALARS = frozenset({str, float, bool, type(None)})
+_NUMBERS = frozenset({int, float, bool})
+_FLAT_FROM = 64  # items from which a sequence of scalars is checked for the fast path
+
+
+def _flat(items: list[Any] | tuple[Any, ...]) -> list[Any] | None:
+    """`items` as a list, when every item is its own tree (JSON scalars, moderate ints); else None.
+
+    A fast path for long sequences (a million floats): the same tree, without a call per item.
+    """
+    if len(items) < _FLAT_FROM:
+        return None
+    kinds = set(map(type, items))
+    if kinds <= _SCALARS or (kinds <= _NUMBERS and -_BIG_INT < min(items) and max(items) < _BIG_INT):
+        return list(items)
+    return None
 
 
 def _plain_equivalent(value: Any) -> Any:
@@ -112,7 +130,11 @@ def _from_tree(tree: Any, depth: int) -> Any:
     ((tag, body),) = tree.items()
     try:
         if tag in ("l", "t", "s", "f"):
-            items = [_from_tree(v, depth + 1) for v in _list(body)]
+            body = _list(body)
+            if len(body) >= _FLAT_FROM and not {list, dict} & set(map(type, body)):
+                items = body  # JSON scalars stand for themselves
+            else:
+                items = [_from_tree(v, depth + 1) for v in body]
             return {"l": list, "t": tuple, "s": set, "f": frozenset}[tag](items)
         if tag == "d":
             pairs = [_list(pair) for pair in _list(body)]

@@ -25,6 +25,8 @@ class Outcome:
     where: str = ""  # "candidate" or "test": whose source `line` refers to
     stdout: str = ""
     duration: float = 0.0
+    # With call parts (HumanEval+'s base and plus inputs): the names of the parts that passed, in order.
+    parts_passed: tuple[str, ...] = ()
 
     @property
     def passed(self) -> bool:
@@ -52,6 +54,7 @@ class Outcome:
         return f"failed: {self.message}"
 
     def to_json(self) -> dict[str, Any]:
+        extra: dict[str, Any] = {"parts_passed": list(self.parts_passed)} if self.parts_passed else {}
         return {
             "outcome": self.kind,
             "message": self.message,
@@ -61,7 +64,7 @@ class Outcome:
             "where": self.where,
             "stdout": self.stdout,
             "duration": self.duration,
-        }
+        } | extra
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Outcome:
@@ -77,4 +80,5 @@ class Outcome:
             where=str(data.get("where", "")),
             stdout=str(data.get("stdout", "")),
             duration=float(data.get("duration", 0.0)),
+            parts_passed=tuple(str(name) for name in data.get("parts_passed", ())),
         )
