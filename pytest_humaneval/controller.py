@@ -20,13 +20,13 @@ import pytest
 
 from . import __version__
 from .baseline import Baseline, Comparison, check_compatible, compare, load_baseline
-from .dataset import load
 from .errors import HumanEvalInputError, HumanEvalWarning
 from .gate import Verdict, evaluate
 from .generation import GenerationError, request_parts, sampling_warnings
 from .models import BUILTIN_SPECS
 from .models.samples_file import write_samples
 from .plan import Plan, Sample, build_plan
+from .plus import load_dataset, with_suite
 from .report import (
     SCHEMA_VERSION,
     RunInfo,
@@ -49,7 +49,7 @@ def make_plan(config: pytest.Config, settings: Settings) -> Plan:
     """Load the dataset, find the backend and ask it for samples."""
     assert settings.model is not None
     base_dir = config.invocation_params.dir
-    dataset = load(settings.dataset, base_dir)
+    dataset = load_dataset(settings, base_dir, _progress(config))
     backend = config.hook.pytest_humaneval_make_backend(spec=settings.model, config=config)
     if backend is None:
         raise HumanEvalInputError(
@@ -59,7 +59,7 @@ def make_plan(config: pytest.Config, settings: Settings) -> Plan:
     sampling, options = request_parts(settings, _cache_dir(config, settings), _progress(config), base_dir)
     for message in sampling_warnings(settings.n, sampling):
         config.issue_config_time_warning(HumanEvalWarning(message), stacklevel=2)
-    plan = build_plan(backend, dataset, settings.tasks, settings.n, sampling, options)
+    plan = with_suite(build_plan(backend, dataset, settings.tasks, settings.n, sampling, options), dataset, settings)
     if settings.save_samples is not None:
         write_samples(settings.save_samples, ((s.task_id, s.completion) for s in plan.samples))
     return plan
