@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 import time
 from collections import Counter
-from collections.abc import Generator
+from collections.abc import Generator, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -21,12 +21,21 @@ import pytest
 from . import __version__
 from .baseline import Baseline, Comparison, check_compatible, compare, load_baseline
 from .errors import HumanEvalInputError, HumanEvalWarning
-from .gate import Verdict, evaluate
+from .gate import Verdict
 from .generation import GenerationError, request_parts, sampling_warnings
 from .models import BUILTIN_SPECS
 from .models.samples_file import write_samples
 from .plan import Plan, Sample, build_plan
 from .plus import load_dataset, with_suite
+from .plus.figures import (
+    BaseFigures,
+    base_figures,
+    gates,
+    junit_properties,
+    mark_samples,
+    report_fields,
+)
+from .plus.figures import terminal_lines as plus_terminal_lines
 from .report import (
     SCHEMA_VERSION,
     RunInfo,
@@ -59,7 +68,9 @@ def make_plan(config: pytest.Config, settings: Settings) -> Plan:
     sampling, options = request_parts(settings, _cache_dir(config, settings), _progress(config), base_dir)
     for message in sampling_warnings(settings.n, sampling):
         config.issue_config_time_warning(HumanEvalWarning(message), stacklevel=2)
-    plan = with_suite(build_plan(backend, dataset, settings.tasks, settings.n, sampling, options), dataset, settings)
+    plan = with_suite(
+        build_plan(backend, dataset, settings.tasks, settings.n, sampling, options), dataset, settings
+    )
     if settings.save_samples is not None:
         write_samples(settings.save_samples, ((s.task_id, s.completion) for s in plan.samples))
     return plan
@@ -92,7 +103,12 @@ def load_checked_baseline(settings: Settings, plan: Plan) -> Baseline | None:
     return baseline
 
 
-def add_junit_properties(config: pytest.Config, summary: Summary, verdict: Verdict | None) -> None:
+def add_junit_properties(
+    config: pytest.Config,
+    summary: Summary,
+    verdict: Verdict | None,
+    extra: Sequence[tuple[str, str]] = (),
+) -> None:
     """pass@k and its interval as <testsuite> properties of --junitxml, where CI dashboards read them."""
     from _pytest.junitxml import xml_key  # no public API adds suite properties outside a test
 
@@ -104,6 +120,8 @@ def add_junit_properties(config: pytest.Config, summary: Summary, verdict: Verdi
         xml.add_global_property(f"humaneval_pass@{k}", f"{value:.6f}")
         xml.add_global_property(f"humaneval_pass@{k}_ci_low", f"{ci.low:.6f}")
         xml.add_global_property(f"humaneval_pass@{k}_ci_high", f"{ci.high:.6f}")
+    for name, text in extra:  # HumanEval+'s base figure
+        xml.add_global_property(name, text)
     if verdict is not None:
         xml.add_global_property("humaneval_gates", "met" if verdict.met else "failed")
 
@@ -136,6 +154,7 @@ class Controller:
         self.summary: Summary | None = None
         self.comparison: Comparison | None = None
         self.verdict: Verdict | None = None
+        self.base: BaseFigures | None = None  # HumanEval+'s base pass@k, beside the headline plus figure
         self.own_failures = 0  # failed reports of the project's own tests, which gates do not excuse
         self.written: list[str] = []
 
@@ -203,13 +222,19 @@ class Controller:
             self.comparison = compare(
                 self.baseline, self.summary.per_problem, ks, settings.to_json(), __version__
             )
+        self.base = base_figures(plan, self.outcomes, ks) if plan.plus is not None else None
         if settings.gated:
-            self.verdict = evaluate(
+            self.verdict = gates(
                 self.summary.pass_at_k,
+                self.base,
                 settings.fail_under,
+                self.baseline,
                 self.comparison,
                 settings.max_drop,
                 settings.alpha,
+                ks,
+                settings.to_json(),
+                __version__,
             )
             session.exitstatus = self._gated_exit_status(session.exitstatus, self.verdict)
         if settings.report is not None or settings.html is not None:
@@ -217,6 +242,9 @@ class Controller:
             report = build_report(
                 plan, self.outcomes, self.summary, settings.to_json(), run, self.comparison, self.verdict
             )
+            if self.base is not None:
+                report.update(report_fields(self.base))
+                mark_samples(report["samples"])
             if settings.report is not None:
                 write_report(settings.report, report)
                 self.written.append(f"report written to {settings.report}")
@@ -226,7 +254,8 @@ class Controller:
         if settings.results is not None:
             write_results(settings.results, plan, self.outcomes)
             self.written.append(f"results written to {settings.results}")
-        add_junit_properties(self.config, self.summary, self.verdict)
+        extra = junit_properties(self.base) if self.base is not None else []
+        add_junit_properties(self.config, self.summary, self.verdict, extra)
 
     def _gated_exit_status(self, status: int | pytest.ExitCode, verdict: Verdict) -> int | pytest.ExitCode:
         """With gates, failing samples no longer decide the exit status; the gates (and the project's
@@ -247,6 +276,8 @@ class Controller:
         terminalreporter.write_sep("=", "humaneval")
         generation = self.plan.provenance.describe(self.plan.model, self.generation_seconds)
         lines = terminal_lines(self.plan, self.summary, self.comparison, self.verdict, generation)
+        if self.base is not None:
+            lines = plus_terminal_lines(lines, self.summary.pass_at_k, self.summary.intervals, self.base)
         for line in lines + self.written:
             terminalreporter.write_line(line)
 

@@ -9,6 +9,8 @@ wire form) and :mod:`.figures` (base and plus pass@k for the reports).
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -31,9 +33,21 @@ def load_dataset(settings: Settings, base_dir: Path, progress: bool) -> Dataset:
     """The run's problem set: a HumanEval+ release by name (downloaded once), else as dataset.load."""
     release = RELEASES.get(settings.dataset)
     if release is None:
-        return load(settings.dataset, base_dir)
+        return _identified(load(settings.dataset, base_dir))
     path = fetch(release, data_dir(settings), settings.plus_url, progress)
-    return dataclasses.replace(load(str(path)), name=release.title)
+    dataset = dataclasses.replace(load(str(path)), name=release.title)
+    return _identified(dataset)
+
+
+def _identified(dataset: Dataset) -> Dataset:
+    """A HumanEval+ set's sha256 covers its inputs too: Mini and the full set share every prompt and test."""
+    if not is_plus(dataset):
+        return dataset
+    digest = hashlib.sha256(dataset.sha256.encode())
+    for problem in dataset.problems:
+        fields = [problem.extra.get(name) for name in (*PLUS_FIELDS, "atol")]
+        digest.update(json.dumps(fields).encode())
+    return dataclasses.replace(dataset, sha256=digest.hexdigest())
 
 
 def is_plus(dataset: Dataset) -> bool:

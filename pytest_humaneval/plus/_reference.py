@@ -1,12 +1,12 @@
 """Runs the canonical solutions on their inputs, in a child process: the expected outputs and their times.
 
-A script (``python -I _reference.py SANDBOX_DIR OUT_DIR``), stdlib only, started by :mod:`.expected`. It
-reads one JSON job from stdin, a list of ``[task_id, source, entry_point, base_inputs, plus_inputs]``;
+A script (``python -I _reference.py SANDBOX_DIR OUT_DIR``), stdlib only, started by :mod:`.expected`.
+It reads one JSON job from stdin, a list of ``[task_id, source, entry_point, base_inputs, plus_inputs]``;
 for the i-th problem it writes ``OUT_DIR/i.pickle`` (``{"base": outputs, "plus": outputs}``, each output
 made plain data as it would cross the sandbox boundary, see :mod:`..sandbox._plain`) and one JSON line
-``{"task_id", "base_time", "plus_time"}``, or ``{"task_id", "error"}``. Each input is deep-copied before the call and
-only the call is timed, as EvalPlus does. The canonical solution is the dataset's code: trusted, but a
-broken dataset file must not hang or crash the pytest process, so it runs here.
+``{"task_id", "base_time", "plus_time"}``, or ``{"task_id", "error"}``. Each input is deep-copied
+before the call and only the call is timed, as EvalPlus does. The canonical solution is the dataset's
+code: trusted, but a broken dataset file must not hang or crash the pytest process, so it runs here.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ def _run(source: str, entry_point: str, inputs: list[Any], plain: Any) -> tuple[
 
 def main() -> None:
     sys.path.insert(0, sys.argv[1])
-    import _plain
+    import _plain  # type: ignore[import-not-found]
 
     def plain(value: Any) -> Any:
         return _plain.from_tree(_plain.to_tree(value))

@@ -107,7 +107,13 @@ def compute(problems: Sequence[Problem], sink: Callable[[str, Path, dict[str, An
     """Run every canonical solution on its inputs in a child process; `sink(task_id, pickle, times)`
     takes each problem's outputs (a pickle file to move) and times as they come."""
     job = [
-        [p.task_id, p.prompt + p.canonical_solution, p.entry_point, p.extra["base_input"], p.extra["plus_input"]]
+        [
+            p.task_id,
+            p.prompt + p.canonical_solution,
+            p.entry_point,
+            p.extra["base_input"],
+            p.extra["plus_input"],
+        ]
         for p in problems
     ]
     wanted = {p.task_id for p in problems}
@@ -141,6 +147,9 @@ def compute(problems: Sequence[Problem], sink: Callable[[str, Path, dict[str, An
             timer.cancel()
             child.kill()
             child.wait()
+            for stream in (child.stdin, child.stdout, child.stderr):
+                if stream is not None:
+                    stream.close()
     if wanted:
         first = next(p.task_id for p in problems if p.task_id in wanted)
         why = stderr.strip().splitlines()[-1:] or [f"killed after {REFERENCE_TIMEOUT:g} s"]

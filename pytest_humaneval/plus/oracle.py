@@ -58,7 +58,8 @@ class Oracle:
 
     def _mismatch(self, arguments: list[Any], out: Any, expected: Any, same_type: bool) -> str | None:
         if self.poly:
-            residual = abs(poly(*arguments, out))
+            evaluate: Any = poly  # called as EvalPlus calls it: the input's arguments, then the answer
+            residual = abs(evaluate(*arguments, out))
             if residual <= self.atol:
                 return None
             return f"is not a root within {self.atol:g} (the polynomial is {residual:.6g} there)"

@@ -77,7 +77,7 @@ def _flat(items: list[Any] | tuple[Any, ...]) -> list[Any] | None:
     if len(items) < _FLAT_FROM:
         return None
     kinds = set(map(type, items))
-    if kinds <= _SCALARS or (kinds <= _NUMBERS and -_BIG_INT < min(items) and max(items) < _BIG_INT):
+    if kinds <= _SCALARS or (kinds <= _NUMBERS and min(items) > -_BIG_INT and max(items) < _BIG_INT):
         return list(items)
     return None
 

@@ -31,7 +31,9 @@ AHEAD = 64  # inputs sent ahead of the one the child is answering, so it never w
 QUEUE_REFRESH = 0.05  # seconds between reads of the child's time spent waiting for a CPU
 
 
-def judge_part(program: Program, part: CallPart, sock: socket.socket, limits: Limits, start: float) -> Outcome:
+def judge_part(
+    program: Program, part: CallPart, sock: socket.socket, limits: Limits, start: float
+) -> Outcome:
     """Call the candidate at the other end of `sock` on every input of `part`; closes `sock`.
 
     `limits.timeout` is the part's budget; each input also has its own limit (``part.limits``).
@@ -43,7 +45,9 @@ def judge_part(program: Program, part: CallPart, sock: socket.socket, limits: Li
             return failed
         return _Calls(program, part, channel, start).run()
     except _Stop as stop:
-        return Outcome(kind=stop.kind, message=stop.message, stdout=channel.output, duration=time.monotonic() - start)
+        return Outcome(
+            kind=stop.kind, message=stop.message, stdout=channel.output, duration=time.monotonic() - start
+        )
     finally:
         channel.close()
 
@@ -116,12 +120,17 @@ class _Calls:
             if why is None:
                 return None
             shown = _short(repr(value), 120)
-            return self._ended("failed", f"{where}, {self.checker.describe(index)}: returned {shown}, which {why}")
+            return self._ended(
+                "failed", f"{where}, {self.checker.describe(index)}: returned {shown}, which {why}"
+            )
         info = reply.get(wire.RAISE)
         if not isinstance(info, dict):
             raise _Stop("error", "the candidate's process sent something unexpected")
         kind: OutcomeKind = "crashed" if info.get(wire.TYPE) in ENDS_THE_PROCESS else "error"
-        info = {**info, wire.MESSAGE: f"{where}, {self.checker.describe(index)}: {info.get(wire.MESSAGE, '')}"}
+        info = {
+            **info,
+            wire.MESSAGE: f"{where}, {self.checker.describe(index)}: {info.get(wire.MESSAGE, '')}",
+        }
         return _outcome(self.program, kind, info, self.start, remote=True, stdout=self.channel.output)
 
     def _ended(self, kind: OutcomeKind, message: str, error_type: str = "") -> Outcome:

@@ -207,7 +207,7 @@ def _packed(value: Any) -> dict[str, Any] | None:
     if not kinds <= {int, float, bool}:
         return None
     # Ints beyond 2**53 would round (and so might floats be compared that are not exactly ints): refused.
-    if kinds != {float} and not (-_EXACT_IN_FLOAT <= min(value) and max(value) <= _EXACT_IN_FLOAT):
+    if kinds != {float} and not (min(value) >= -_EXACT_IN_FLOAT and max(value) <= _EXACT_IN_FLOAT):
         return None
     packed = base64.b64encode(array.array("d", value).tobytes()).decode("ascii")
     return {wire.PACKED: packed, wire.SEQUENCE: "l" if kind is list else "t"}
