@@ -45,12 +45,16 @@ def run_evalplus(python: str, samples: Path, dataset: Path, cache: Path, workers
     env = {**os.environ, "HUMANEVAL_OVERRIDE_PATH": str(dataset), "XDG_CACHE_HOME": str(cache)}
     command = [python, "-m", "evalplus.evaluate", "humaneval", "--samples", str(samples)]
     command += ["--parallel", str(workers), "--i-just-wanna-run"]
+    results_file = samples.with_name(samples.stem + "_eval_results.json")
+    results_file.unlink(missing_ok=True)  # else EvalPlus asks on stdin whether to overwrite it
     started = time.perf_counter()
-    done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        command, env=env, capture_output=True, text=True, check=False, stdin=subprocess.DEVNULL
+    )
     seconds = time.perf_counter() - started
     if done.returncode != 0:
         sys.exit(f"EvalPlus failed ({done.returncode}):\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
-    results = json.loads(samples.with_name(samples.stem + "_eval_results.json").read_text())
+    results = json.loads(results_file.read_text())
     return seconds, results
 
 

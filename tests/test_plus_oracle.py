@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import pytest
 
 from pytest_humaneval.plus.oracle import FLOAT_ATOL, Oracle, is_floats

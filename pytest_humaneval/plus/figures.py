@@ -59,14 +59,15 @@ def terminal_lines(
         k = _k_of(line)
         if k is not None and k in plus.values and k in base.pass_at_k.values:
             ci, base_ci = intervals[k], base.intervals[k]
-            tail = line.split(", ", 1)[1] if ", " in line else ")"
+            scope = line.rsplit(", ", 2)[-2:]  # "N problems", "n=...)"
             line = (
                 f"pass@{k}: plus {plus.values[k]:.4f} ({ci.level:.0%} CI {ci.low:.4f}-{ci.high:.4f}) | "
-                f"base {base.pass_at_k.values[k]:.4f} (CI {base_ci.low:.4f}-{base_ci.high:.4f}), {tail}"
-            ).rstrip(")") + ")"
+                f"base {base.pass_at_k.values[k]:.4f} ({base_ci.level:.0%} CI {base_ci.low:.4f}-"
+                f"{base_ci.high:.4f}) | {', '.join(scope).rstrip(')')}"
+            )
         out.append(line)
     out.append(
-        "HumanEval+: plus counts a sample that passes the base and the plus inputs, base the base alone"
+        "HumanEval+: plus counts the samples that pass the base and the plus inputs, base the base alone"
     )
     return out
 
