@@ -173,6 +173,10 @@ def gates(
         return Verdict(tuple(results))
     base_compared = None
     if base_max_drop and baseline is not None:
-        base_compared = base_comparison(base_baseline(baseline), base, ks, settings, version)
+        try:
+            base_compared = base_comparison(base_baseline(baseline), base, ks, settings, version)
+        except HumanEvalInputError as exc:
+            results += [GateResult(t.spec(), False, str(exc)) for t in base_max_drop]
+            base_max_drop = ()
     results += base_verdict(base, base_fail_under, base_compared, base_max_drop, alpha).results
     return Verdict(tuple(results))
