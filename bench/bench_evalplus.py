@@ -2,7 +2,8 @@
 
 Both harnesses judge the same programs (prompt + completion; a samples file's ``solution`` fields are
 dropped for EvalPlus, which would run them instead) on the same HumanEval+ file, with 2 workers each:
-``evalplus.evaluate humaneval --parallel 2`` and ``pytest -n 2``. Each runs cold (its expected-output
+``evalplus.evaluate humaneval --parallel 2``, and ``pytest -n 2`` and ``pytest -p no:xdist
+--humaneval-jobs=2`` (one pytest process, two sandboxes). Each runs cold (its expected-output
 cache empty: both compute the canonical solutions' outputs first) and then warm (that cache kept), and
 the bench prints each wall time, the ratio EvalPlus / plugin for each, and how many samples the two
 harnesses judged differently (base and plus).
@@ -123,7 +124,6 @@ def main() -> None:
             f"{count} samples from {args.samples}, HumanEval+ file {args.dataset}, "
             f"{args.workers} workers each"
         )
-        figures: dict[str, tuple[float, float]] = {}
         for label in ("cold", "warm"):
             if label == "cold":
                 shutil.rmtree(root / "evalplus-cache", ignore_errors=True)
@@ -131,16 +131,24 @@ def main() -> None:
             theirs, evalplus = run_evalplus(
                 args.evalplus_python, samples, args.dataset, root / "evalplus-cache", args.workers
             )
-            ours, plugin = run_plugin(samples, args.dataset, root / "plugin-data", args.workers, root)
-            figures[label] = (theirs, ours)
-            print(
-                f"{label}: EvalPlus 0.3.1 {theirs:.1f} s, pytest-humaneval {ours:.1f} s, "
-                f"ratio {theirs / ours:.2f}x"
-            )
-            found = differences(evalplus, plugin)
-            print(f"{label}: {len(found)} samples judged differently (base, plus)")
-            for line in found:
-                print(f"  {line}")
+            print(f"{label}: EvalPlus 0.3.1 --parallel {args.workers}: {theirs:.1f} s")
+            modes = {
+                f"-n {args.workers}": ["-n", str(args.workers)],
+                f"-p no:xdist --humaneval-jobs={args.workers}": [
+                    "-p",
+                    "no:xdist",
+                    f"--humaneval-jobs={args.workers}",
+                ],
+            }
+            for mode, parallel in modes.items():
+                if label == "cold":
+                    shutil.rmtree(root / "plugin-data", ignore_errors=True)
+                ours, plugin = run_plugin(samples, args.dataset, root / "plugin-data", parallel, root)
+                print(f"{label}: pytest-humaneval {mode}: {ours:.1f} s, ratio {theirs / ours:.2f}x")
+                found = differences(evalplus, plugin)
+                print(f"{label}: {len(found)} samples judged differently (base, plus)")
+                for line in found:
+                    print(f"  {line}")
 
 
 if __name__ == "__main__":

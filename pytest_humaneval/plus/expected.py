@@ -22,6 +22,7 @@ import sys
 import tempfile
 import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,7 @@ REFERENCE_SCRIPT = Path(__file__).with_name("_reference.py")
 SANDBOX_DIR = Path(__file__).parent.parent / "sandbox"  # where the script finds _plain
 FORMAT = 1  # bump when the cached layout or the way outputs are computed changes
 REFERENCE_TIMEOUT = 900.0  # seconds the canonical solutions may take on every input together
+REFERENCE_JOBS = 2  # child processes computing expected outputs at once
 PARTS = ("base", "plus")
 
 
@@ -104,8 +106,27 @@ class ExpectedStore:
 
 
 def compute(problems: Sequence[Problem], sink: Callable[[str, Path, dict[str, Any]], None]) -> None:
-    """Run every canonical solution on its inputs in a child process; `sink(task_id, pickle, times)`
-    takes each problem's outputs (a pickle file to move) and times as they come."""
+    """Run every canonical solution on its inputs in child processes; `sink(task_id, pickle, times)`
+    takes each problem's outputs (a pickle file to move) and times as they come.
+
+    The problems are dealt round-robin to REFERENCE_JOBS children (at most one per CPU), each timing
+    its calls on a core of its own.
+    """
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cpus = os.cpu_count() or 1
+    jobs = max(1, min(REFERENCE_JOBS, cpus, len(problems)))
+    if jobs == 1:
+        _compute(problems, sink)
+        return
+    with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="humaneval-reference") as pool:
+        futures = [pool.submit(_compute, problems[i::jobs], sink) for i in range(jobs)]
+        for future in futures:
+            future.result()  # the first failure, named by its problem
+
+
+def _compute(problems: Sequence[Problem], sink: Callable[[str, Path, dict[str, Any]], None]) -> None:
     job = [
         [
             p.task_id,

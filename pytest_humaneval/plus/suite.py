@@ -203,7 +203,7 @@ class PlusSuite:
             "min_time_limit": self.min_time_limit,
             "time_limit_factor": self.time_limit_factor,
         }
-        return base64.b64encode(zlib.compress(json.dumps(data).encode(), 6)).decode()
+        return base64.b64encode(zlib.compress(json.dumps(data).encode(), 1)).decode()
 
     @classmethod
     def from_wire(cls, text: str) -> PlusSuite:
