@@ -60,20 +60,11 @@ def run_evalplus(python: str, samples: Path, dataset: Path, cache: Path, workers
 
 
 def run_plugin(
-    samples: Path, dataset: Path, data_dir: Path, workers: int, workdir: Path
+    samples: Path, dataset: Path, data_dir: Path, parallel: list[str], workdir: Path
 ) -> tuple[float, Any]:
+    """One pytest run; `parallel` is how it uses the workers (``-n 2``, or ``--humaneval-jobs=2``)."""
     report = workdir / "report.json"
-    command = [
-        sys.executable,
-        "-m",
-        "pytest",
-        "-p",
-        "no:cacheprovider",
-        "-q",
-        "--no-header",
-        "-n",
-        str(workers),
-    ]
+    command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "--no-header", *parallel]
     command += [f"--humaneval-model=samples:{samples}", f"--humaneval-dataset={dataset}"]
     command += [f"--humaneval-data-dir={data_dir}", f"--humaneval-report={report}"]
     started = time.perf_counter()
