@@ -90,7 +90,8 @@ class Plan:
 
         Only a problem's required fields travel, which are all judging reads: a problem set's extra fields
         (EvalPlus's inputs, say) may hold values (integers beyond 64 bits) that an execnet channel
-        refuses, and the raw model answers stay here.
+        refuses, and the raw model answers stay here. HumanEval+'s tests travel as the suite's own wire
+        form, text inside this one.
         """
         return json.dumps(
             {
