@@ -128,3 +128,18 @@ def test_a_worker_without_the_store_computes_the_big_outputs_itself(suite: PlusS
     parts = moved.parts(HALVES.task_id)
     checker = parts[1].checker()
     assert checker.mismatch(0, [i if i % 2 else i / 2 for i in range(10**6)], True) is None
+
+
+def test_long_sequences_of_scalars_cross_as_the_same_trees_and_values() -> None:
+    # _plain's fast path for long flat sequences must give what the item-by-item path gives.
+    from pytest_humaneval.sandbox._plain import from_tree, to_tree
+
+    values = [1, 2.5, "a", None, True, 10**30, float("inf")] * 20
+    tree = to_tree(values)
+    assert tree == {"l": [to_tree(v) for v in values]}
+    assert from_tree(tree) == values and type(from_tree(to_tree(tuple(values)))) is tuple
+    huge = [1] * 100 + [10**5000]  # too long for JSON as a number: the slow path tags it
+    assert to_tree(huge)["l"][-1] == {"i": format(10**5000, "x")}
+    assert from_tree(to_tree(huge)) == huge
+    nested = [[1]] * 100
+    assert from_tree(to_tree(nested)) == nested
