@@ -22,7 +22,7 @@ from typing import Any
 
 from . import wire
 from ._plain import NotPlainData, from_tree
-from .judge import ENDS_THE_PROCESS, _Channel, _outcome, _runqueue_seconds, _Stop
+from .judge import ENDS_THE_PROCESS, _Channel, _outcome, _runqueue_seconds, _Stop, ready, with_tampering
 from .limits import Limits
 from .outcome import Outcome, OutcomeKind
 from .program import CallPart, Program
@@ -40,33 +40,15 @@ def judge_part(
     """
     channel = _Channel(sock, limits)
     try:
-        failed = _ready(program, channel, start)
-        if failed is not None:
-            return failed
-        return _Calls(program, part, channel, start).run()
+        failed = ready(program, channel, start)
+        outcome = failed if failed is not None else _Calls(program, part, channel, start).run()
     except _Stop as stop:
-        return Outcome(
+        outcome = Outcome(
             kind=stop.kind, message=stop.message, stdout=channel.output, duration=time.monotonic() - start
         )
     finally:
         channel.close()
-
-
-def _ready(program: Program, channel: _Channel, start: float) -> Outcome | None:
-    """Wait until the candidate's module has run: None when its entry point is ready, else the outcome."""
-    channel.receive()  # hello, stamped with the child's pid
-    first = channel.receive()
-    if wire.ERROR in first:
-        info = first[wire.ERROR]
-        kind: OutcomeKind = "error"
-        if info.get(wire.TYPE) in ENDS_THE_PROCESS:
-            kind = "crashed"
-        elif info.get(wire.TYPE) == "AssertionError":
-            kind = "failed"
-        return _outcome(program, kind, info, start, remote=True, stdout=channel.output)
-    if not first.get(wire.READY):
-        raise _Stop("crashed", "the candidate's process sent something unexpected")
-    return None
+    return with_tampering(outcome, channel)
 
 
 class _Calls:
