@@ -8,6 +8,12 @@ cache empty: both compute the canonical solutions' outputs first) and then warm 
 the bench prints each wall time, the ratio EvalPlus / plugin for each, and how many samples the two
 harnesses judged differently (base and plus).
 
+Last, a floor no harness can go below: the samples that pass HumanEval+ must be run on every base and
+plus input whatever the harness, so the bench runs just that, with no isolation, no comparison and no
+process per sample (each program compiled and called in one of `--workers` processes). Samples that
+fail cost something before their first failing input; the floor leaves that out, so it is a lower
+bound. EvalPlus's time divided by the floor is the best ratio any harness could reach on that file.
+
 EvalPlus is not a dependency of this project: install it in a virtualenv of its own and name its
 interpreter, e.g.
 
@@ -19,8 +25,10 @@ interpreter, e.g.
 from __future__ import annotations
 
 import argparse
+import copy
 import gzip
 import json
+import multiprocessing
 import os
 import shutil
 import subprocess
@@ -93,6 +101,39 @@ def differences(evalplus: Any, plugin: Any) -> list[str]:
     return found
 
 
+def _run_all_inputs(job: tuple[str, str, list[Any]]) -> float:
+    """Seconds to run one program on all its inputs, in this process, unisolated (the floor)."""
+    source, entry_point, inputs = job
+    started = time.perf_counter()
+    namespace: dict[str, Any] = {"__name__": "__floor__"}
+    exec(compile(source, "<floor>", "exec"), namespace)
+    function = namespace[entry_point]
+    for arguments in inputs:
+        function(*copy.deepcopy(arguments))
+    return time.perf_counter() - started
+
+
+def floor(dataset: Path, samples: Path, plugin: Any, workers: int) -> tuple[float, int]:
+    """Wall seconds for `workers` processes to run every input of every sample that passed plus."""
+    problems = {record["task_id"]: record for record in read_jsonl(dataset)}
+    completions: dict[tuple[str, int], str] = {}
+    seen: dict[str, int] = {}
+    for record in read_jsonl(samples):
+        index = seen[record["task_id"]] = seen.get(record["task_id"], -1) + 1
+        completions[(record["task_id"], index)] = record["completion"]
+    jobs = []
+    for sample in plugin["samples"]:
+        if sample["passed"]:
+            problem = problems[sample["task_id"]]
+            source = problem["prompt"] + completions[(sample["task_id"], sample["sample"])]
+            jobs.append((source, problem["entry_point"], problem["base_input"] + problem["plus_input"]))
+    started = time.perf_counter()
+    with multiprocessing.get_context("fork").Pool(workers) as pool:
+        for _ in pool.imap_unordered(_run_all_inputs, jobs):
+            pass
+    return time.perf_counter() - started, len(jobs)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -140,6 +181,15 @@ def main() -> None:
                 print(f"{label}: {len(found)} samples judged differently (base, plus)")
                 for line in found:
                     print(f"  {line}")
+                warm = (theirs, ours, plugin)
+        theirs, ours, plugin = warm  # the last warm run's
+        seconds, passing = floor(args.dataset, samples, plugin, args.workers)
+        print(
+            f"floor: the {passing} passing samples on all their inputs, unisolated, "
+            f"{args.workers} processes: "
+            f"{seconds:.1f} s; the plugin (warm, last mode) is {ours / seconds:.2f}x the floor; "
+            f"EvalPlus / floor = {theirs / seconds:.2f}x, the best ratio any harness could reach here"
+        )
 
 
 if __name__ == "__main__":
