@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 import time
 from collections import Counter
-from collections.abc import Generator
+from collections.abc import Generator, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -20,14 +20,23 @@ import pytest
 
 from . import __version__
 from .baseline import Baseline, Comparison, check_compatible, compare, load_baseline
-from .dataset import load
 from .errors import HumanEvalInputError, HumanEvalWarning
-from .gate import Verdict, evaluate
+from .gate import Verdict
 from .generation import GenerationError, request_parts, sampling_warnings
 from .generation.sameness import identical_answers_warning
 from .models import BUILTIN_SPECS
 from .models.samples_file import write_samples
 from .plan import Plan, Sample, build_plan
+from .plus import load_dataset, with_suite
+from .plus.figures import (
+    BaseFigures,
+    base_figures,
+    gates,
+    junit_properties,
+    mark_samples,
+    report_fields,
+)
+from .plus.figures import terminal_lines as plus_terminal_lines
 from .report import (
     SCHEMA_VERSION,
     RunInfo,
@@ -51,7 +60,7 @@ def make_plan(config: pytest.Config, settings: Settings) -> Plan:
     """Load the dataset, find the backend and ask it for samples."""
     assert settings.model is not None
     base_dir = config.invocation_params.dir
-    dataset = load(settings.dataset, base_dir)
+    dataset = load_dataset(settings, base_dir, _progress(config))
     backend = config.hook.pytest_humaneval_make_backend(spec=settings.model, config=config)
     if backend is None:
         raise HumanEvalInputError(
@@ -61,7 +70,9 @@ def make_plan(config: pytest.Config, settings: Settings) -> Plan:
     sampling, options = request_parts(settings, _cache_dir(config, settings), _progress(config), base_dir)
     for message in sampling_warnings(settings.n, sampling):
         config.issue_config_time_warning(HumanEvalWarning(message), stacklevel=2)
-    plan = build_plan(backend, dataset, settings.tasks, settings.n, sampling, options)
+    plan = with_suite(
+        build_plan(backend, dataset, settings.tasks, settings.n, sampling, options), dataset, settings
+    )
     alike = identical_answers_warning(plan.samples, sampling.temperature)
     if alike is not None:
         config.issue_config_time_warning(HumanEvalWarning(alike), stacklevel=2)
@@ -97,7 +108,12 @@ def load_checked_baseline(settings: Settings, plan: Plan) -> Baseline | None:
     return baseline
 
 
-def add_junit_properties(config: pytest.Config, summary: Summary, verdict: Verdict | None) -> None:
+def add_junit_properties(
+    config: pytest.Config,
+    summary: Summary,
+    verdict: Verdict | None,
+    extra: Sequence[tuple[str, str]] = (),
+) -> None:
     """pass@k and its interval as <testsuite> properties of --junitxml, where CI dashboards read them."""
     from _pytest.junitxml import xml_key  # no public API adds suite properties outside a test
 
@@ -109,6 +125,8 @@ def add_junit_properties(config: pytest.Config, summary: Summary, verdict: Verdi
         xml.add_global_property(f"humaneval_pass@{k}", f"{value:.6f}")
         xml.add_global_property(f"humaneval_pass@{k}_ci_low", f"{ci.low:.6f}")
         xml.add_global_property(f"humaneval_pass@{k}_ci_high", f"{ci.high:.6f}")
+    for name, text in extra:  # HumanEval+'s base figure
+        xml.add_global_property(name, text)
     if verdict is not None:
         xml.add_global_property("humaneval_gates", "met" if verdict.met else "failed")
 
@@ -162,6 +180,7 @@ class Controller:
         self.summary: Summary | None = None
         self.comparison: Comparison | None = None
         self.verdict: Verdict | None = None
+        self.base: BaseFigures | None = None  # HumanEval+'s base pass@k, beside the headline plus figure
         self.own_failures = 0  # failed reports of the project's own tests, which gates do not excuse
         self.written: list[str] = []
         self.isolation: Isolation | None = None
@@ -235,13 +254,19 @@ class Controller:
             self.comparison = compare(
                 self.baseline, self.summary.per_problem, ks, settings.to_json(), __version__
             )
+        self.base = base_figures(plan, self.outcomes, ks) if plan.plus is not None else None
         if settings.gated:
-            self.verdict = evaluate(
+            self.verdict = gates(
                 self.summary.pass_at_k,
+                self.base,
                 settings.fail_under,
+                self.baseline,
                 self.comparison,
                 settings.max_drop,
                 settings.alpha,
+                ks,
+                settings.to_json(),
+                __version__,
             )
             session.exitstatus = self._gated_exit_status(session.exitstatus, self.verdict)
         if settings.report is not None or settings.html is not None:
@@ -251,6 +276,9 @@ class Controller:
             )
             if self.isolation is not None:
                 report["isolation"] = self.isolation.to_json()
+            if self.base is not None:
+                report.update(report_fields(self.base))
+                mark_samples(report["samples"])
             if settings.report is not None:
                 write_report(settings.report, report)
                 self.written.append(f"report written to {settings.report}")
@@ -260,7 +288,8 @@ class Controller:
         if settings.results is not None:
             write_results(settings.results, plan, self.outcomes)
             self.written.append(f"results written to {settings.results}")
-        add_junit_properties(self.config, self.summary, self.verdict)
+        extra = junit_properties(self.base) if self.base is not None else []
+        add_junit_properties(self.config, self.summary, self.verdict, extra)
 
     def _gated_exit_status(self, status: int | pytest.ExitCode, verdict: Verdict) -> int | pytest.ExitCode:
         """With gates, failing samples no longer decide the exit status; the gates (and the project's
@@ -283,6 +312,8 @@ class Controller:
         lines = terminal_lines(self.plan, self.summary, self.comparison, self.verdict, generation)
         if self.isolation is not None:
             lines.insert(2, self.isolation.describe())  # after the model and the dataset
+        if self.base is not None:
+            lines = plus_terminal_lines(lines, self.summary.pass_at_k, self.summary.intervals, self.base)
         for line in lines + self.written:
             terminalreporter.write_line(line)
 

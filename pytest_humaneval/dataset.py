@@ -84,6 +84,8 @@ def check_records(records: Iterable[tuple[str, Any]], origin: str) -> tuple[Prob
             raise HumanEvalInputError(
                 f"{origin}, {where}: expected a JSON object, got {type(record).__name__}"
             )
+        if "test" not in record and "base_input" in record:
+            record = {**record, "test": ""}  # EvalPlus's format judges by inputs; its Mini set has no test
         missing = [name for name in REQUIRED_FIELDS if name not in record]
         if missing:
             raise HumanEvalInputError(

@@ -21,3 +21,9 @@ SAMPLED_TOP_P = 0.95  # when sampling; greedy decoding uses 1
 MAX_TOKENS = {"completion": 512, "chat": 2048}  # chat answers think and explain
 # Samples generated at once, per backend: requests in flight, threads, or the batch of a local model.
 CONCURRENCY = {"openai": 16, "python": 1, "hf": 8}
+# HumanEval+ (EvalPlus 0.3.1's defaults): each input may run max(MIN_TIME_LIMIT, TIME_LIMIT_FACTOR x the
+# canonical solution's time on it); the base inputs, and the plus inputs, each at most PART_CAP seconds.
+PLUS_URL = "https://github.com/evalplus/humanevalplus_release/releases/download/v0.1.10"
+MIN_TIME_LIMIT = 1.0
+TIME_LIMIT_FACTOR = 4.0
+PART_CAP = 60.0

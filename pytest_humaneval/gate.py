@@ -25,6 +25,7 @@ DEFAULT_ALPHA = 0.05
 TOLERANCE = 1e-9
 
 _THRESHOLD = re.compile(r"^pass@(\d+)=(.+)$")
+BASE_PREFIX = "base:"  # a gate on HumanEval+'s base figure
 
 
 @dataclass(frozen=True)
@@ -33,13 +34,15 @@ class Threshold:
 
     k: int | None
     value: float
+    base: bool = False  # HumanEval+: on the base figure (written base:pass@1=0.9), not the plus one
 
     def spec(self) -> str:
         """As the user writes it, and what parse_thresholds reads back to an equal Threshold."""
         value = f"{self.value:g}"
         if float(value) != self.value:  # :g keeps six digits; the settings shipped to workers need all
             value = repr(self.value)
-        return value if self.k is None else f"pass@{self.k}={value}"
+        text = value if self.k is None else f"pass@{self.k}={value}"
+        return f"{BASE_PREFIX}{text}" if self.base else text
 
 
 def parse_thresholds(text: str, flag: str, *, bare_allowed: bool) -> tuple[Threshold, ...]:
@@ -49,8 +52,11 @@ def parse_thresholds(text: str, flag: str, *, bare_allowed: bool) -> tuple[Thres
     for token in re.split(r"[\s,]+", text.strip()):
         if not token:
             continue
-        match = _THRESHOLD.match(token)
-        k, value_text = (int(match.group(1)), match.group(2)) if match else (None, token)
+        base = token.startswith(BASE_PREFIX)
+        match = _THRESHOLD.match(token.removeprefix(BASE_PREFIX))
+        k, value_text = (
+            (int(match.group(1)), match.group(2)) if match else (None, token.removeprefix(BASE_PREFIX))
+        )
         if (k is None and not bare_allowed) or k == 0:
             raise HumanEvalInputError(f"{flag}={token!r} is not of the form pass@K=VALUE, e.g. {example}")
         try:
@@ -61,7 +67,7 @@ def parse_thresholds(text: str, flag: str, *, bare_allowed: bool) -> tuple[Thres
             raise HumanEvalInputError(
                 f"{flag}={token!r}: {value_text!r} is not a number from 0 to 1; use e.g. {example}"
             )
-        thresholds.append(Threshold(k, value))
+        thresholds.append(Threshold(k, value, base))
     return tuple(thresholds)
 
 

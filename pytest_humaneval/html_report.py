@@ -102,6 +102,12 @@ def _summary_table(report: Mapping[str, Any]) -> str:
             else:
                 row += '<td colspan="4">not compared</td>'
         rows.append(row + "</tr>")
+    for k, value in report.get("base_pass_at_k", {}).items():  # HumanEval+: pass@k above is the plus figure
+        ci = report["base_pass_at_k_ci"][k]
+        rows.append(
+            f'<tr><td>base pass@{escape(k)}</td><td class="num">{value:.4f}</td>'
+            f'<td class="num">{ci["low"]:.4f} to {ci["high"]:.4f}</td></tr>'
+        )
     for k, why in report.get("pass_at_k_not_computed", {}).items():
         rows.append(f'<tr><td>pass@{escape(k)}</td><td colspan="7">not computed: {escape(why)}</td></tr>')
     return f'<table id="pass-at-k">{"".join(rows)}</table>'

@@ -7,6 +7,7 @@ that every worker collected the same ids all see the samples like any other test
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -44,7 +45,8 @@ class HumanEvalSuite(pytest.Collector):
     def collect(self) -> Iterator[SampleItem]:
         if self.config.pluginmanager.hasplugin("timeout"):
             # On the suite, once: pytest-timeout reads the closest marker, which items find here.
-            self.add_marker(pytest.mark.timeout(self.timeout * WALL_FACTOR + BACKSTOP_MARGIN))
+            longest = self.plan.plus.longest if self.plan.plus is not None else self.timeout
+            self.add_marker(pytest.mark.timeout(longest * WALL_FACTOR + BACKSTOP_MARGIN))
         for sample in self.plan.samples:
             # An explicit id string: pytest parses it into the same structured id it parses from
             # its cache, so --lf and --ff recognise these items.
@@ -78,8 +80,12 @@ class SampleItem(pytest.Item):
         return self.parent
 
     def program(self) -> Program:
-        """What the sandbox runs for this sample."""
-        return build_program(self.suite.plan.problem(self.sample.task_id), self.sample.completion)
+        """What the sandbox runs for this sample: with HumanEval+'s tests, calls instead of the test."""
+        plan = self.suite.plan
+        program = build_program(plan.problem(self.sample.task_id), self.sample.completion)
+        if plan.plus is not None:
+            program = dataclasses.replace(program, calls=plan.plus.parts(self.sample.task_id))
+        return program
 
     def runtest(self) -> None:
         outcome = self.config.stash[RUNNER].outcome(self.nodeid, self.program, self.suite.upcoming(self))

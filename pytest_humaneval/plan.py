@@ -12,10 +12,14 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from .dataset import REQUIRED_FIELDS, Dataset, Problem
 from .errors import HumanEvalInputError
 from .models import Backend, Completion, GenerationOptions, GenerationRequest, Sampling
+
+if TYPE_CHECKING:
+    from .plus.suite import PlusSuite
 
 ROOT_NAME = "humaneval"  # node id of the collector that holds every sample
 
@@ -69,6 +73,7 @@ class Plan:
     samples: tuple[Sample, ...]  # collection order: dataset order, then sample index
     notes: tuple[str, ...] = ()  # what a reader must know to interpret pass@k (subsets, ...)
     provenance: Provenance = field(default_factory=Provenance)
+    plus: PlusSuite | None = None  # HumanEval+'s tests, when the problem set has them
 
     def problem(self, task_id: str) -> Problem:
         return self._problems_by_id()[task_id]
@@ -85,7 +90,8 @@ class Plan:
 
         Only a problem's required fields travel, which are all judging reads: a problem set's extra fields
         (EvalPlus's inputs, say) may hold values (integers beyond 64 bits) that an execnet channel
-        refuses, and the raw model answers stay here.
+        refuses, and the raw model answers stay here. HumanEval+'s tests travel as the suite's own wire
+        form, text inside this one.
         """
         return json.dumps(
             {
@@ -96,6 +102,7 @@ class Plan:
                 "problems": [[getattr(p, name) for name in REQUIRED_FIELDS] for p in self.problems],
                 "samples": [[s.task_id, s.index, s.completion, s.order] for s in self.samples],
                 "notes": list(self.notes),
+                "plus": None if self.plus is None else self.plus.to_wire(),
             }
         )
 
@@ -112,7 +119,14 @@ class Plan:
             ),
             samples=tuple(Sample(*row) for row in data["samples"]),
             notes=tuple(data["notes"]),
+            plus=None if data.get("plus") is None else _plus_from_wire(data["plus"]),
         )
+
+
+def _plus_from_wire(text: str) -> PlusSuite:
+    from .plus.suite import PlusSuite
+
+    return PlusSuite.from_wire(text)
 
 
 _RANGE = re.compile(r"^(\d+)(?:\s*-\s*(\d+))?$")

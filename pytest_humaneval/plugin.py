@@ -133,11 +133,14 @@ def _distributed(config: pytest.Config) -> bool:
 
 
 def _local_dataset_files(base_dir: Path, settings: Settings) -> tuple[str, ...]:
-    """The dataset file, if it is one here: samples must not read the tests and their answers."""
+    """The dataset file, if it is one here, and HumanEval+'s data directory (its files and the expected
+    outputs): samples must not read the tests and their answers."""
+    from .plus import data_dir
+
     path = Path(settings.dataset)
     if not path.is_absolute():
         path = base_dir / path
-    return (str(path),) if path.is_file() else ()
+    return ((str(path),) if path.is_file() else ()) + (str(data_dir(settings)),)
 
 
 def _readable_failures(config: pytest.Config) -> None:

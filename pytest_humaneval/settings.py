@@ -65,6 +65,11 @@ class Settings:
     save_samples: Path | None = None
     # The sandbox guarantees (keys of sandbox.isolation.GUARANTEES) without which the run refuses to start.
     require_isolation: tuple[str, ...] = ()
+    # HumanEval+ (PLUS_OPTIONS)
+    data_dir: Path | None = None  # None: $XDG_CACHE_HOME/pytest-humaneval, else ~/.cache/pytest-humaneval
+    plus_url: str = defaults.PLUS_URL
+    min_time_limit: float = defaults.MIN_TIME_LIMIT
+    time_limit_factor: float = defaults.TIME_LIMIT_FACTOR
 
     @property
     def active(self) -> bool:
@@ -349,8 +354,9 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "dataset",
         PLAIN,
-        f"Problem set: {defaults.DATASET} (bundled), a .jsonl/.jsonl.gz/.parquet file, "
-        "or a Hugging Face hub dataset NAME[:SPLIT]",
+        f"Problem set: {defaults.DATASET} (bundled), humanevalplus or humanevalplus-mini (HumanEval+ "
+        "v0.1.10, downloaded once), a .jsonl/.jsonl.gz/.parquet file, or a Hugging Face hub dataset "
+        "NAME[:SPLIT]",
         "SOURCE",
     ),
     Option(
@@ -489,7 +495,30 @@ GATE_OPTIONS: tuple[Option, ...] = (
     Option("alpha", Kind(parse_alpha), "Significance level of the baseline test", "ALPHA"),
     Option("html", PATH, "Write a self-contained HTML report to PATH", "PATH"),
 )
-ALL_OPTIONS = OPTIONS + GATE_OPTIONS
+PLUS_OPTIONS: tuple[Option, ...] = (
+    Option(
+        "data-dir",
+        PATH,
+        "Where HumanEval+ files and the canonical solutions' outputs are cached",
+        "PATH",
+        default_text="$XDG_CACHE_HOME/pytest-humaneval, else ~/.cache/pytest-humaneval",
+    ),
+    Option("plus-url", Kind(_url), "Where the HumanEval+ release files are downloaded from", "URL"),
+    Option(
+        "min-time-limit",
+        SECONDS,
+        "HumanEval+: the least seconds each input may run (EvalPlus's --min-time-limit)",
+        "SECONDS",
+    ),
+    Option(
+        "time-limit-factor",
+        Kind(_bounded_float(0.0, 1000.0, "4 or 8", open_low=True)),
+        "HumanEval+: each input may run this many times as long as the canonical solution did "
+        "(EvalPlus's --gt-time-limit-factor)",
+        "FACTOR",
+    ),
+)
+ALL_OPTIONS = OPTIONS + GATE_OPTIONS + PLUS_OPTIONS
 
 _DEFAULTS: dict[str, Any] = {f.name: f.default for f in fields(Settings)}
 _BY_FIELD: dict[str, Option] = {option.field: option for option in ALL_OPTIONS}

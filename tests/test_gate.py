@@ -168,3 +168,18 @@ def test_settings_gates_from_repeated_flags_and_ini_lists() -> None:
     assert not resolve_with({"model": "canonical"}).gated
     with pytest.raises(HumanEvalInputError, match="--humaneval-max-drop needs --humaneval-baseline"):
         resolve_with({"max-drop": ["0.02"]})
+
+
+def test_base_gates_parse_and_round_trip() -> None:
+    # HumanEval+: a base: prefix names the base figure; the rest reads as for the headline figure.
+    thresholds = parse_thresholds(
+        "base:pass@1=0.9, pass@1=0.8 base:0.02", "--humaneval-max-drop", bare_allowed=True
+    )
+    assert [(t.k, t.value, t.base) for t in thresholds] == [
+        (1, 0.9, True),
+        (1, 0.8, False),
+        (None, 0.02, True),
+    ]
+    assert [t.spec() for t in thresholds] == ["base:pass@1=0.9", "pass@1=0.8", "base:0.02"]
+    with pytest.raises(HumanEvalInputError, match="not of the form"):
+        parse_thresholds("base:0.5", "--humaneval-fail-under", bare_allowed=False)

@@ -211,6 +211,10 @@ PRECEDENCE: dict[str, tuple[Any, str, Any]] = {
     "alpha": ("0.1", "0.2", "0.3"),
     "html": ("a", "b", "c"),
     "require-isolation": ("all", "network", "writes,signals"),
+    "data-dir": ("a", "b", "c"),
+    "plus-url": ("http://a", "http://b", "http://c"),
+    "min-time-limit": ("1", "2", "3"),
+    "time-limit-factor": ("1", "2", "3"),
 }
 
 
@@ -239,6 +243,9 @@ def test_each_option_takes_command_line_then_environment_then_ini(name: str) -> 
     ("name", "bad", "message"),
     [
         ("timeout", "x", "='x' is not a positive number of seconds, e.g. 3 or 0.5"),
+        ("min-time-limit", "0", "='0' is not a positive number of seconds, e.g. 3 or 0.5"),
+        ("time-limit-factor", "0", "='0' is not a number in "),
+        ("plus-url", "ftp://x", "='ftp://x' is not an http"),
         ("n", "0", "='0' is not a positive integer, e.g. 1 or 10"),
         ("memory", "lots", "='lots' is not a size; use a number with an optional unit"),
         ("jobs", "0", "='0' is not a number of samples at once; use e.g. 2, 8 or auto"),
@@ -337,6 +344,10 @@ def test_to_json_keeps_the_report_form() -> None:
         "use_cache": True,
         "save_samples": None,
         "require_isolation": [],
+        "data_dir": None,
+        "plus_url": "https://github.com/evalplus/humanevalplus_release/releases/download/v0.1.10",
+        "min_time_limit": 1.0,
+        "time_limit_factor": 4.0,
     }
     gated = make(cli={"fail-under": ["pass@1=0.62"], "max-drop": ["0.02"], "baseline": "b.json", "k": "1,10"})
     assert gated.to_json()["fail_under"] == ["pass@1=0.62"] and gated.to_json()["max_drop"] == ["0.02"]
@@ -352,9 +363,9 @@ EVERY_FIELD_SET = Settings(
     memory=None,
     jobs=3,
     k=(1, 5),
-    fail_under=(Threshold(1, 0.123456789), Threshold(10, 0.8)),
+    fail_under=(Threshold(1, 0.123456789), Threshold(10, 0.8), Threshold(1, 0.9, base=True)),
     baseline=Path("/runs/base.json"),
-    max_drop=(Threshold(None, 0.02), Threshold(1, 1 / 3)),
+    max_drop=(Threshold(None, 0.02), Threshold(1, 1 / 3), Threshold(None, 0.05, base=True)),
     alpha=0.01,
     html=Path("/runs/r.html"),
     report=Path("/runs/r.json"),
@@ -372,6 +383,10 @@ EVERY_FIELD_SET = Settings(
     use_cache=False,
     save_samples=Path("/runs/samples.jsonl"),
     require_isolation=("network", "signals"),
+    data_dir=Path("/data"),
+    plus_url="http://127.0.0.1:8000/evalplus",
+    min_time_limit=2.5,
+    time_limit_factor=8.0,
 )
 
 

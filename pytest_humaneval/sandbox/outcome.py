@@ -28,6 +28,8 @@ class Outcome:
     stdout: str = ""
     duration: float = 0.0
     tampering: tuple[str, ...] = ()
+    # With call parts (HumanEval+'s base and plus inputs): the names of the parts that passed, in order.
+    parts_passed: tuple[str, ...] = ()
 
     @property
     def passed(self) -> bool:
@@ -55,6 +57,7 @@ class Outcome:
         return f"failed: {self.message}"
 
     def to_json(self) -> dict[str, Any]:
+        extra: dict[str, Any] = {"parts_passed": list(self.parts_passed)} if self.parts_passed else {}
         return {
             "outcome": self.kind,
             "message": self.message,
@@ -65,7 +68,7 @@ class Outcome:
             "stdout": self.stdout,
             "duration": self.duration,
             "tampering": list(self.tampering),
-        }
+        } | extra
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Outcome:
@@ -82,6 +85,7 @@ class Outcome:
             stdout=str(data.get("stdout", "")),
             duration=float(data.get("duration", 0.0)),
             tampering=_names(data.get("tampering", [])),
+            parts_passed=tuple(str(name) for name in data.get("parts_passed", ())),
         )
 
 

@@ -3,20 +3,52 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 from ..dataset import Problem
 
 TEST_NAME = "<test>"  # the file name the trusted test source is compiled under
 
 
+class Checker(Protocol):
+    """Judges the answers of one run over a list of inputs, in order; may keep state between them."""
+
+    def mismatch(self, index: int, value: Any, native: bool) -> str | None:
+        """Why `value` (plain data) is the wrong answer to input `index`, or None when it is right.
+
+        `native` is False when the candidate's value was not of a builtin type before it crossed.
+        """
+
+    def describe(self, index: int) -> str:
+        """Input `index`, in words short enough for a one-line message."""
+
+
+@dataclass(frozen=True)
+class CallPart:
+    """A list of inputs the entry point is called on, in a fresh child, stopping at the first failure."""
+
+    name: str  # how messages and reports name it, e.g. "base" or "plus"
+    count: int
+    frames: Callable[[], Sequence[tuple[bytes, int]]]  # the inputs as wire frames: (frame, calls in it)
+    limits: Sequence[float]  # seconds each call may run
+    budget: float  # seconds the whole part may run
+    checker: Callable[[], Checker]  # a fresh judge for one run over the inputs
+
+
 @dataclass(frozen=True)
 class Program:
-    """One sample: the untrusted module, its entry point, and the trusted test that judges it."""
+    """One sample: the untrusted module, its entry point, and the trusted test that judges it.
+
+    With `calls`, the sample is judged by calling its entry point on each part's inputs instead of by
+    the test: part after part, each in a fresh child, stopping at the first failure.
+    """
 
     candidate_source: str  # prompt + completion: runs in the sandbox
     entry_point: str
     test_source: str  # prompt + test: runs here; must define check(candidate)
+    calls: tuple[CallPart, ...] = ()
 
 
 def build_program(problem: Problem, completion: str) -> Program:

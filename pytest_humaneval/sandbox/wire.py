@@ -15,7 +15,11 @@ conversations use it:
   iterator's next item as ``{RETURN: value}``, ``{EXHAUSTED}``, ``{RAISE}`` or ``{UNPLAIN}``. Any
   message from the child may carry ``OUT``, what the candidate printed since its last message. Values
   are trees of :mod:`._plain`. At any time the child may also send ``{TAMPERING: [kind, ...]}``,
-  refusals seen inside the sandbox (see below).
+  refusals seen inside the sandbox (see below). A batch ``{BATCH: [args, ...]}`` calls the entry point
+  once per argument list, in order; the child streams one ``{RETURN}`` or ``{RAISE}`` per call, a RETURN
+  with ``FOREIGN: true`` when the value was not of a builtin type before it became plain data (a NumPy
+  scalar, a subclass); a long list or tuple of numbers that floats hold exactly comes as
+  ``{PACKED: base64 of float64s, SEQUENCE: "l" or "t"}`` instead.
 
 Stdlib only and no relative imports: the fork server runs as a script and imports this file as a
 top-level module, before its checkout is hidden from it.
@@ -31,6 +35,8 @@ from typing import Any
 # ---------------------------------------------------------------------------- limits both sides apply
 
 MAX_FRAME = 8 * 1024 * 1024  # bytes of one frame's JSON
+# Bytes of one answer to a batched call: HumanEval+'s expected outputs reach millions of items.
+MAX_ANSWER_FRAME = 256 * 1024 * 1024
 MAX_TEXT = 2000  # characters of an exception's message kept
 MAX_ITERATED = MAX_FRAME  # bytes of frames the items of a sample's iterators may take in all: an answer's
 # A sample's time counts only while it runs, not while it waits for a CPU on a busy machine; this
@@ -65,6 +71,10 @@ OUT = "out"
 ARGS = "args"
 KWARGS = "kwargs"
 NEXT = "next"  # the handle of an iterator of the child's whose next item the trusted side wants
+BATCH = "batch"  # many calls at once: a list of argument lists
+FOREIGN = "foreign"  # with RETURN from a batch: the value's type was not a builtin one
+PACKED = "packed"  # instead of RETURN: a long sequence of numbers, as base64 of native float64s
+SEQUENCE = "sequence"  # with PACKED: "l" for a list, "t" for a tuple
 # The isolation report, under ISOLATION: each layer is true only once its last step succeeded (the id
 # maps written, the new root pivoted into, a probe child refused what the layer stops); NOTES say what
 # is missing, in words. The rest is the fork server's own record of where samples run.
@@ -150,9 +160,10 @@ def frame(message: dict[str, Any]) -> bytes:
 class Frames:
     """Splits a byte stream into messages; the caller reads the bytes, in whichever way suits it."""
 
-    def __init__(self) -> None:
+    def __init__(self, limit: int = MAX_FRAME) -> None:
         self._buffer = bytearray()
         self.last_size = 0  # bytes of the latest message that next() returned, its header included
+        self.limit = limit
 
     def feed(self, chunk: bytes) -> None:
         """Add bytes read from the stream."""
@@ -161,15 +172,15 @@ class Frames:
     def next(self) -> dict[str, Any] | None:
         """The next whole message, or None until more bytes arrive.
 
-        Raises FrameTooLarge as soon as a header announces more than MAX_FRAME bytes, and MalformedFrame
+        Raises FrameTooLarge as soon as a header announces more than `limit` bytes, and MalformedFrame
         for a payload that is not a JSON object.
         """
         buffer = self._buffer
         if len(buffer) < 4:
             return None
         (size,) = _HEADER.unpack_from(buffer)
-        if size > MAX_FRAME:
-            raise FrameTooLarge(f"a frame of {size} bytes is larger than {MAX_FRAME}")
+        if size > self.limit:
+            raise FrameTooLarge(f"a frame of {size} bytes is larger than {self.limit}")
         end = 4 + size
         if len(buffer) < end:
             return None
@@ -265,6 +276,11 @@ def ready(out: str) -> dict[str, Any]:
 def call(args: Any, kwargs: Any) -> dict[str, Any]:
     """The trusted side calls the entry point with plain-data trees of its arguments."""
     return {ARGS: args, KWARGS: kwargs}
+
+
+def batch(calls: list[Any]) -> dict[str, Any]:
+    """The trusted side calls the entry point once per plain-data tree of positional arguments."""
+    return {BATCH: calls}
 
 
 def returned(value: Any, out: str) -> dict[str, Any]:
