@@ -234,7 +234,7 @@ def _serve_calls(fd: int, reporter: refusals.Reporter, function: Any, captured: 
         except (EOFError, wire.FrameTooLarge):
             return
         if wire.BATCH in request:
-            _serve_batch(fd, function, captured, request[wire.BATCH])
+            _serve_batch(reporter, function, captured, request[wire.BATCH])
             continue
         if wire.NEXT in request:
             reply = iterators.step(request[wire.NEXT], captured)
@@ -325,7 +325,7 @@ def _packed(value: Any) -> dict[str, Any] | None:
     return {wire.PACKED: packed, wire.SEQUENCE: "l" if kind is list else "t"}
 
 
-def _serve_batch(fd: int, function: Any, captured: _Output, calls: Any) -> None:
+def _serve_batch(reporter: refusals.Reporter, function: Any, captured: _Output, calls: Any) -> None:
     """Answer each call of a batch as soon as it returns: the trusted side judges while we run on."""
     for args in calls if isinstance(calls, list) else ():
         try:
@@ -339,7 +339,7 @@ def _serve_batch(fd: int, function: Any, captured: _Output, calls: Any) -> None:
                 reply[wire.FOREIGN] = True
         except BaseException as exc:
             reply = wire.raised(_describe(exc), captured.take())
-        _send(fd, reply)
+        _reply(reporter, reply)
 
 
 _EMPTY_STDIN = io.StringIO("")  # input() in a sample gets EOFError at once
