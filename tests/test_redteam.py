@@ -478,6 +478,34 @@ def test_each_sample_gets_the_outcome_it_deserves(redteam: RedTeamRun, name: str
     assert len(sample["stdout"]) <= 64 * 1024
 
 
+# What each attack was refused, as the sandbox reports it from inside (the refused_* tampering kinds); every
+# other sample, the correct code that keeps passing among them, reports no refusal.
+REFUSED = {
+    "tampers with the report files": {"refused_write"},
+    "kills its parent, its group and everyone": {"refused_signal"},
+    "connects to a listener on the host": {"refused_socket"},
+    "sends UDP to the host": {"refused_socket"},
+    "traces the harness": {"refused_ptrace"},
+    "writes outside its directory": {"refused_write"},
+    "deletes the user's files": {"refused_write"},
+    "reads the harness's environment": {"refused_ptrace"},
+    "reads the environment": {"refused_ptrace"},
+}
+# With namespaces the sample has a /tmp of its own, where writing is allowed: the paths these aim at on the
+# host's /tmp are not there, and nothing was refused.
+OWN_TMP = {"tampers with the report files": set[str](), "deletes the user's files": set[str]()}
+
+
+@pytest.mark.parametrize("name", ATTACK_NAMES)
+def test_each_refusal_is_reported_and_nothing_else(redteam: RedTeamRun, name: str) -> None:
+    sample = redteam.outcome(name)
+    refused = {kind for kind in sample["tampering"] if kind.startswith("refused_")}
+    expected = REFUSED.get(name, set())
+    if redteam.environment.startswith("namespaces"):
+        expected = OWN_TMP.get(name, expected)
+    assert refused == expected, sample
+
+
 def test_the_run_finished_with_every_result(redteam: RedTeamRun) -> None:
     assert redteam.result.returncode == 1, redteam.result.stdout[-3000:]  # failed samples, nothing worse
     assert len(redteam.report["samples"]) == len(ATTACK_NAMES)

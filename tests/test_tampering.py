@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -94,7 +98,146 @@ CASES: dict[str, tuple[str, str, str, tuple[str, ...]]] = {
         ("refused_ptrace", "refused_socket"),
     ),
 }
+# Refused by the confinement layers, seen from inside by the child's audit hook; the verdict is the one the
+# sample earns (each catches its refusal and answers), the tampering is the attempt.
+TRY = "def f():\n    try:\n        {}\n    except OSError:\n        pass\n    return 1\n"
+REFUSALS: dict[str, tuple[str, str, str, tuple[str, ...]]] = {
+    "an AF_INET socket": (
+        "import socket\n" + TRY.format("socket.socket(socket.AF_INET, socket.SOCK_STREAM)"),
+        RETURNS_ONE,
+        "passed",
+        ("refused_socket",),
+    ),
+    "a TCP connection to the host": (
+        "import socket\n" + TRY.format("socket.create_connection(('127.0.0.1', 9), timeout=0.5)"),
+        RETURNS_ONE,
+        "passed",
+        ("refused_socket",),
+    ),
+    "a host name looked up": (
+        "import socket\n" + TRY.format("socket.getaddrinfo('example.com', 80)"),
+        RETURNS_ONE,
+        "passed",
+        ("refused_socket",),
+    ),
+    "a write outside scratch": (
+        TRY.format("open('/etc/humaneval-x', 'w')"),
+        RETURNS_ONE,
+        "passed",
+        ("refused_write",),
+    ),
+    "a write through a relative path after chdir": (
+        "import os\n" + TRY.format("os.chdir('/usr'); open('humaneval-x', 'a')"),
+        RETURNS_ONE,
+        "passed",
+        ("refused_write",),
+    ),
+    "a file removed outside scratch": (
+        "import os\n" + TRY.format("os.remove('/usr/bin/env')"),
+        RETURNS_ONE,
+        "passed",
+        ("refused_write",),
+    ),
+    "a directory made outside scratch": (
+        "import os\n" + TRY.format("os.mkdir('/usr/humaneval-x')"),
+        RETURNS_ONE,
+        "passed",
+        ("refused_write",),
+    ),
+    "a symlink in scratch written through": (
+        "import os\n" + TRY.format("os.symlink('/usr/humaneval-x', 'link'); open('link', 'w')"),
+        RETURNS_ONE,
+        "passed",
+        ("refused_write",),
+    ),
+    "a signal to the fork server": (
+        "import os, signal\n" + TRY.format("os.kill(os.getppid(), signal.SIGTERM)"),
+        RETURNS_ONE,
+        "passed",
+        ("refused_signal",),
+    ),
+    "a signal to everyone": (
+        "import os, signal\n" + TRY.format("os.kill(-1, signal.SIGCONT)"),
+        RETURNS_ONE,
+        "passed",
+        ("refused_signal",),
+    ),
+    "ptrace looked up through ctypes": (
+        "import ctypes, os\n" + TRY.format("ctypes.CDLL(None).ptrace(16, os.getppid(), 0, 0)"),
+        RETURNS_ONE,
+        "passed",
+        ("refused_ptrace",),
+    ),
+    "the fork server's memory": (
+        "import os\n" + TRY.format("open(f'/proc/{os.getppid()}/mem', 'rb')"),
+        RETURNS_ONE,
+        "passed",
+        ("refused_ptrace",),
+    ),
+    "the fork server's environment, while loading": (
+        "import os\ntry:\n    open(f'/proc/{os.getppid()}/environ', 'rb')\nexcept OSError:\n    pass\n"
+        "def f():\n    return 2\n",
+        RETURNS_ONE,
+        "failed",
+        ("refused_ptrace",),
+    ),
+    "a refusal, then death": (
+        "import os, signal\ndef f():\n    try:\n        os.kill(os.getppid(), signal.SIGTERM)\n"
+        "    except OSError:\n        pass\n    os._exit(0)\n",
+        RETURNS_ONE,
+        "crashed",
+        ("ended_early", "refused_signal"),
+    ),
+    # A thread refuses and ends the process while the test is busy: the judge's next call finds the socket
+    # broken, and the report that arrived before is still counted.
+    "a refusal in a thread, then death": (
+        "import os, socket, threading, time\ndef work():\n    time.sleep(0.1)\n"
+        "    try:\n        socket.socket(socket.AF_INET6)\n    except OSError:\n        pass\n"
+        "    os._exit(0)\n"
+        "def f():\n    threading.Thread(target=work).start()\n    return 1\n",
+        "import time\ndef check(candidate):\n    assert candidate() == 1\n"
+        "    time.sleep(1.5)\n    candidate()\n",
+        "crashed",
+        ("ended_early", "refused_socket"),
+    ),
+    "several kinds, each once": (
+        "import os, socket\ndef f():\n    for _ in range(3):\n"
+        "        for attempt in (lambda: socket.socket(), lambda: open('/etc/humaneval-x', 'w')):\n"
+        "            try:\n                attempt()\n            except OSError:\n                pass\n"
+        "    return 2\n",
+        RETURNS_ONE,
+        "failed",
+        ("refused_socket", "refused_write"),
+    ),
+}
+# Code that looks like the refused kinds but does what a sample may: nothing is reported.
+ALLOWED = (
+    "import os, sys, signal, socket, tempfile, pathlib, subprocess, asyncio, threading\n"
+    "def f():\n"
+    "    print('hello')\n"
+    "    open('notes.txt', 'w').write('x'); os.rename('notes.txt', 'n2.txt'); os.remove('n2.txt')\n"
+    "    pathlib.Path('p.txt').write_text('x')\n"
+    "    os.makedirs(os.path.expanduser('~/.cache/x'), exist_ok=True)\n"
+    "    with tempfile.TemporaryDirectory() as d:\n        open(os.path.join(d, 'v'), 'w').write('1')\n"
+    "    with tempfile.NamedTemporaryFile() as t:\n        t.write(b'x')\n"
+    "    open('/dev/null', 'w').write('x'); open('/dev/shm/humaneval-ok', 'w').close()\n"
+    "    os.remove('/dev/shm/humaneval-ok')\n"
+    "    open('/proc/self/status').read(); open(f'/proc/{os.getpid()}/stat', 'rb').read()\n"
+    "    open(sys.executable, 'rb').read(16); os.listdir('/proc')\n"
+    "    a, b = socket.socketpair(); a.sendall(b'x'); b.recv(1); a.close(); b.close()\n"
+    "    os.kill(os.getpid(), 0); os.kill(0, signal.SIGCONT); signal.pthread_kill(threading.get_ident(), 0)\n"
+    "    try:\n        os.kill(os.getppid(), 0)  # a probe: it signals no one\n"
+    "    except OSError:\n        pass\n"
+    "    child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(5)'])\n"
+    "    child.kill(); child.wait()\n"
+    "    asyncio.run(asyncio.sleep(0))\n"
+    "    os.chdir('/')\n"
+    "    with tempfile.TemporaryDirectory() as d:\n        os.mkdir(os.path.join(d, 'sub'))\n"
+    "        open(os.path.join(d, 'sub', 'v'), 'w').close()\n"
+    "    return 1\n"
+)
 BENIGN: dict[str, tuple[str, str, str]] = {
+    "writes, signals and sockets that are allowed": (ALLOWED, RETURNS_ONE, "passed"),
     "correct": ("def f():\n    return 1\n", RETURNS_ONE, "passed"),
     "wrong answer": ("def f():\n    return 2\n", RETURNS_ONE, "failed"),
     "an exception": ("def f():\n    raise ValueError('no')\n", RETURNS_ONE, "error"),
@@ -128,11 +271,70 @@ def test_each_visible_kind_of_tampering_is_named(sandbox: Sandbox, name: str) ->
     assert (outcome.kind, outcome.tampering) == (verdict, tampering), outcome.describe()
 
 
+@pytest.mark.parametrize("name", list(REFUSALS))
+def test_each_refusal_is_reported_from_inside(sandbox: Sandbox, name: str) -> None:
+    candidate, test, verdict, tampering = REFUSALS[name]
+    outcome = sandbox.run(Program(candidate, "f", test))
+    assert (outcome.kind, outcome.tampering) == (verdict, tampering), outcome.describe()
+
+
 @pytest.mark.parametrize("name", list(BENIGN))
 def test_benign_samples_report_no_tampering(sandbox: Sandbox, name: str) -> None:
     candidate, test, verdict = BENIGN[name]
     outcome = sandbox.run(Program(candidate, "f", test))
     assert (outcome.kind, outcome.tampering) == (verdict, ()), outcome.describe()
+
+
+# The refusals and the allowed look-alikes again, in a sandbox where namespaces are refused (a container, as
+# root; an ordinary user): its layers refuse by other means, and the hook must see the same.
+WITHOUT_NAMESPACES = """
+import json, sys
+sys.path.insert(0, sys.argv[1])
+from tests.test_tampering import BENIGN, REFUSALS
+from pytest_humaneval.sandbox import Isolation, Limits, Program, Sandbox
+cases = {**REFUSALS, **{name: (*BENIGN[name], ()) for name in ALLOWED_NAMES}}
+with Sandbox(Limits(timeout=1.0, memory=1024**3)) as box:
+    isolation = Isolation.from_report(box.start())
+    if isolation.level != "full":  # a refusal the layers do not make could reach the harness: run none
+        print(json.dumps({"isolation": isolation.to_json(), "outcomes": {}}))
+        sys.exit(0)
+    outcomes = {}
+    for name, (candidate, test, _, _) in cases.items():
+        outcome = box.run(Program(candidate, "f", test))
+        outcomes[name] = [outcome.kind, list(outcome.tampering)]
+print(json.dumps({"isolation": isolation.to_json(), "outcomes": outcomes}))
+""".replace("ALLOWED_NAMES", repr(["writes, signals and sockets that are allowed", "correct"]))
+ROOT = str(Path(__file__).resolve().parent.parent)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the launcher that refuses namespaces starts as root")
+@pytest.mark.parametrize("who", ["container-root", "unprivileged-user"])
+def test_refusals_are_reported_where_namespaces_are_refused(tmp_path: Path, who: str) -> None:
+    from .test_redteam import LAUNCHER, UNPRIVILEGED_UID, _reachable
+
+    launcher = [sys.executable, LAUNCHER, *_reachable()]
+    if who == "unprivileged-user":
+        os.chown(tmp_path, UNPRIVILEGED_UID, UNPRIVILEGED_UID)
+        launcher += ["--uid", str(UNPRIVILEGED_UID)]
+    done = subprocess.run(
+        [*launcher, "--", sys.executable, "-c", WITHOUT_NAMESPACES, ROOT],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    answer = json.loads(done.stdout.splitlines()[-1])
+    isolation = answer["isolation"]
+    assert not any("namespaces" in layer for layer in isolation["layers"]), isolation
+    if isolation["level"] != "full":
+        pytest.skip(
+            f"this kernel's layers fall short, and the refusals were not tried: {isolation['summary']}"
+        )
+    expected = {name: [verdict, list(kinds)] for name, (_, _, verdict, kinds) in REFUSALS.items()}
+    expected["writes, signals and sockets that are allowed"] = ["passed", []]
+    expected["correct"] = ["passed", []]
+    assert answer["outcomes"] == expected
 
 
 def test_every_kind_seen_or_fed_has_a_description() -> None:

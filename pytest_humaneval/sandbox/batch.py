@@ -47,6 +47,7 @@ def judge_part(
             kind=stop.kind, message=stop.message, stdout=channel.output, duration=time.monotonic() - start
         )
     finally:
+        channel.collect_notes()
         channel.close()
     return with_tampering(outcome, channel)
 

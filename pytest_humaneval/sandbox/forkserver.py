@@ -3,10 +3,11 @@
 This file runs as a script (``python -I forkserver.py CONFIG``), started by :mod:`.client`, with its
 control socket on the fd that CONFIG names. It imports only the standard library and its stdlib-only
 companions in this directory (:mod:`.wire`, :mod:`.confine`, :mod:`._plain`, :mod:`.probe` and the layers
-it uses), as top-level modules and while their files are still visible, nothing of pytest or of this
-package: a forked child starts from a pristine interpreter whatever the pytest process loaded. The one
-optional dependency, ``pyseccomp``, is imported by :func:`seccomp_filter.load_library` at start, inside a
-try: without it the seccomp layer is reported missing.
+it uses, :mod:`.isolation`, :mod:`.refusals`), as top-level modules and while their files are still
+visible, nothing of pytest or of this package: a forked child starts from a pristine interpreter
+whatever the pytest process loaded. The one optional dependency, ``pyseccomp``, is imported by
+:func:`seccomp_filter.load_library` at start, inside a try: without it the seccomp layer is reported
+missing.
 
 **What runs here is only the candidate**: the prompt plus the model's completion, as a module. The
 dataset's test never enters this process or its children; the trusted side runs it and calls the
@@ -27,7 +28,9 @@ back to the client, which warns when one is missing):
   client names hidden (the dataset's tests), a fresh ``/proc`` and a size-capped tmpfs ``/tmp`` that is
   each sample's scratch directory and working directory, emptied after each sample;
 * IPC and UTS namespaces;
-* in each child, a seccomp filter (:mod:`.seccomp_filter`).
+* in each child, a seccomp filter (:mod:`.seccomp_filter`);
+* in each child, last, an audit hook that reports to the trusted side what the layers refuse
+  (:mod:`.refusals`).
 
 Where namespaces are refused (a container, a locked-down CI runner), each child gets what needs none
 instead: a uid of this server's own when it runs as root (:mod:`.uids`), ``no_new_privs``, a Landlock
@@ -60,7 +63,8 @@ from typing import TYPE_CHECKING, Any
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 if TYPE_CHECKING or __package__:  # imported as a module of the package (type checkers, tests)
-    from . import _plain, confine, probe, seccomp_filter, wire
+    from . import _plain, confine, probe, refusals, seccomp_filter, wire
+    from .isolation import guarantees
 else:
     # Run as a script, under -I, which may leave this directory off the path. The companions are
     # imported now, while their files are visible: pivot_root hides the checkout, and children find
@@ -69,12 +73,18 @@ else:
     import _plain
     import confine
     import probe
+    import refusals
     import seccomp_filter
     import wire
+    from isolation import guarantees
 
 
 def _send(fd: int, message: dict[str, Any]) -> None:
     wire.write_all(fd, wire.frame(message))
+
+
+def _reply(reporter: refusals.Reporter, message: dict[str, Any]) -> None:
+    reporter.send(wire.frame(message))
 
 
 # ---------------------------------------------------------------------------- the child
@@ -187,27 +197,30 @@ def _child(request: dict[str, Any], code: Any, sock: socket.socket, server: Serv
     sys.argv = ["candidate"]
     sys.modules["__candidate__"] = module = type(sys)("__candidate__")
     entry_point = request[wire.ENTRY_POINT]
+    reporter = refusals.Reporter(fd)
+    if server.watched is not None:  # last, so that nothing of ours before the candidate is reported
+        refusals.install(server.watched, reporter)
     try:
-        wire.write_all(fd, wire.HELLO_FRAME)  # the client learns our pid from this message's credentials
+        reporter.send(wire.HELLO_FRAME)  # the client learns our pid from this message's credentials
         try:
             exec(code, module.__dict__)
             function = module.__dict__[entry_point]
         except KeyError:
             missing = wire.exception("NameError", True, f"name {entry_point!r} is not defined", None)
-            _send(fd, wire.error(missing))
+            _reply(reporter, wire.error(missing))
             os._exit(0)
         except BaseException as exc:
-            _send(fd, wire.error(_describe(exc), captured.take()))
+            _reply(reporter, wire.error(_describe(exc), captured.take()))
             os._exit(0)
         out = captured.take()
-        wire.write_all(fd, wire.frame(wire.ready(out)) if out else wire.READY_FRAME)
-        _serve_calls(fd, function, captured)
+        reporter.send(wire.frame(wire.ready(out)) if out else wire.READY_FRAME)
+        _serve_calls(fd, reporter, function, captured)
     except BaseException:
         os._exit(71)
     os._exit(0)
 
 
-def _serve_calls(fd: int, function: Any, captured: _Output) -> None:
+def _serve_calls(fd: int, reporter: refusals.Reporter, function: Any, captured: _Output) -> None:
     """Answer the trusted side's calls, and its requests for iterators' items, until it hangs up.
 
     One request at a time, in the order they come: calls and the steps of iterators returned earlier
@@ -221,13 +234,13 @@ def _serve_calls(fd: int, function: Any, captured: _Output) -> None:
         except (EOFError, wire.FrameTooLarge):
             return
         if wire.BATCH in request:
-            _serve_batch(fd, function, captured, request[wire.BATCH])
+            _serve_batch(reporter, function, captured, request[wire.BATCH])
             continue
         if wire.NEXT in request:
             reply = iterators.step(request[wire.NEXT], captured)
         else:
             reply = _call(function, request, iterators, captured)
-        _send(fd, reply)
+        _reply(reporter, reply)
 
 
 def _call(function: Any, request: dict[str, Any], iterators: _Iterators, captured: _Output) -> dict[str, Any]:
@@ -312,7 +325,7 @@ def _packed(value: Any) -> dict[str, Any] | None:
     return {wire.PACKED: packed, wire.SEQUENCE: "l" if kind is list else "t"}
 
 
-def _serve_batch(fd: int, function: Any, captured: _Output, calls: Any) -> None:
+def _serve_batch(reporter: refusals.Reporter, function: Any, captured: _Output, calls: Any) -> None:
     """Answer each call of a batch as soon as it returns: the trusted side judges while we run on."""
     for args in calls if isinstance(calls, list) else ():
         try:
@@ -326,7 +339,7 @@ def _serve_batch(fd: int, function: Any, captured: _Output, calls: Any) -> None:
                 reply[wire.FOREIGN] = True
         except BaseException as exc:
             reply = wire.raised(_describe(exc), captured.take())
-        _send(fd, reply)
+        _reply(reporter, reply)
 
 
 _EMPTY_STDIN = io.StringIO("")  # input() in a sample gets EOFError at once
@@ -352,6 +365,13 @@ class Server:
         self.scratch = str(isolation.get(wire.SCRATCH) or os.path.join(config["workdir"], "scratch"))
         self.tmp = str(isolation.get(wire.TMP) or self.scratch)
         self.keep = frozenset(isolation.get(wire.KEEP, ()))
+        # What each child's audit hook watches: the refusals the guarantees make certain (see refusals).
+        self.watched = refusals.plan(
+            guarantees(isolation),
+            pid_namespace=self.pid_namespace,
+            writable=(self.tmp, self.scratch, probe.SHARED_MEMORY),
+            devices=probe.DEVICES,
+        )
         self._clean_scratch()
         os.environ.clear()
         os.environ.update(

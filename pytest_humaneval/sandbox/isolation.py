@@ -12,9 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from . import wire
+if TYPE_CHECKING or __package__:
+    from . import wire
+else:  # imported by the fork server's script, as a top-level module (see refusals)
+    import wire
 
 # name -> what is enforced when it holds, in words
 GUARANTEES = {
@@ -25,7 +28,8 @@ GUARANTEES = {
 }
 
 
-def _guarantees(report: Mapping[str, Any]) -> dict[str, bool]:
+def guarantees(report: Mapping[str, Any]) -> dict[str, bool]:
+    """Which guarantees (the keys of GUARANTEES) the layers of an isolation report enforce."""
     landlock = int(report.get(wire.LANDLOCK) or 0)
     filesystem = bool(report.get(wire.FILESYSTEM)) or landlock >= 1
     return {
@@ -74,7 +78,7 @@ class Isolation:
     def from_report(cls, report: Mapping[str, Any]) -> Isolation:
         return cls(
             layers=tuple(_layer_names(report)),
-            enforced=_guarantees(report),
+            enforced=guarantees(report),
             notes=tuple(str(note) for note in report.get(wire.NOTES, [])),
         )
 

@@ -61,6 +61,7 @@ def judge(program: Program, sock: socket.socket, limits: Limits, start: float) -
     try:
         outcome = _judge(program, channel, start)
     finally:
+        channel.collect_notes()
         channel.close()
     return with_tampering(outcome, channel)
 
@@ -155,6 +156,28 @@ class _Channel:
 
     def close(self) -> None:
         self.sock.close()
+
+    def collect_notes(self) -> None:
+        """Take the reports of refusals among what the child sent that the test did not wait for.
+
+        A child may report a refusal and die before its next answer (the judge, sending, then sees only
+        a broken socket), or report from a thread after its last answer. Only what has already arrived
+        is read, and only so much of it: a child that floods its socket delays nothing.
+        """
+        try:
+            self.sock.setblocking(False)
+        except OSError:
+            return
+        for _ in range(16):
+            try:
+                while (message := self._frames.next()) is not None:
+                    self._is_tampering_note(message)
+                chunk = self.sock.recv(1 << 16)
+            except (OSError, wire.FrameError):  # nothing more has arrived (EAGAIN), or it is no frame
+                return
+            if not chunk:
+                return
+            self._frames.feed(chunk)
 
     def send(self, message: dict[str, Any]) -> None:
         try:

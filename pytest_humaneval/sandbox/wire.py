@@ -105,11 +105,10 @@ LINE = "line"  # in the candidate's source, or None
 
 # What a sample tried that the sandbox saw, as stable names (an outcome's `tampering`). The trusted side
 # sees the first three for itself, on the candidate's socket. The refused_* kinds can only be seen where
-# the refusal happens, inside the sandbox: the confinement layer that refuses a call reports it in a
-# {TAMPERING: [kinds]} message on the child's socket. Nothing sends one yet (the refusals today are
-# namespaces, which say nothing to anyone); the names, the message and the trusted side's handling are
-# here for the layers (seccomp, Landlock) that will. A kind reported from inside is only as trustworthy
-# as the child that sent it: a sample can claim it, or, having taken its socket over, keep it back.
+# the refusal happens, inside the sandbox: the child's audit hook (see refusals) sends each in a
+# {TAMPERING: [kinds]} message on the child's socket, between any two other messages. A kind reported
+# from inside is only as trustworthy as the child that sent it: a sample can claim it, or, having taken
+# its socket over, keep it back.
 TAMPERING = "tampering"
 TAMPER_EXIT = "ended_early"
 TAMPER_NOT_PLAIN = "not_plain"
