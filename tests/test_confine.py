@@ -201,6 +201,10 @@ seen["io_uring_setup"] = libc.syscall(425, 1, None) and ctypes.get_errno()
 seen["ptrace"] = libc.ptrace(16, os.getppid(), 0, 0) and ctypes.get_errno()
 seen["tiocsti"] = libc.ioctl(0, 0x5412, b"x") and ctypes.get_errno()
 seen["kill_everyone"] = libc.kill(-1, 0) and ctypes.get_errno()
+seen["chmod"] = libc.chmod(sys.executable.encode(), 0o777) and ctypes.get_errno()
+seen["fchmodat2"] = libc.syscall(452, -100, sys.executable.encode(), 0o777, 0) and ctypes.get_errno()
+seen["chown"] = libc.chown(sys.executable.encode(), -1, -1) and ctypes.get_errno()
+seen["fchown"] = libc.fchown(0, -1, -1) and ctypes.get_errno()
 t = threading.Thread(target=lambda: None); t.start(); t.join()
 pid = os.fork()
 if pid == 0:
@@ -229,6 +233,10 @@ def test_the_seccomp_filter_refuses_what_it_lists_and_allows_what_samples_use() 
         "ptrace": eperm,
         "tiocsti": eperm,
         "kill_everyone": eperm,  # compiled for a kernel whose Landlock cannot scope signals
+        "chmod": eperm,
+        "fchmodat2": eperm,
+        "chown": eperm,  # a no-op chown would succeed: refused before the kernel looks
+        "fchown": eperm,
         "fork": 7,
     }
     assert done.returncode == -31  # SIGSYS: a foreign architecture's call kills the process

@@ -248,6 +248,13 @@ def attacks(
             f"    shutil.rmtree({str(outside / KEPT_DIR)!r}, ignore_errors=True)\n    return 0\n",
             NOT_PASSED,
         ),
+        "changes the mode of the user's files": (
+            "    import os\n"
+            f"    for path in ({str(outside / KEPT_FILE)!r}, {str(outside / KEPT_DIR)!r}):\n"
+            "        try:\n            os.chmod(path, 0o777)\n        except OSError:\n            pass\n"
+            "    return 0\n",
+            NOT_PASSED,
+        ),
         "reads the harness's environment": (
             "    import os\n"
             "    for pid in filter(str.isdigit, os.listdir('/proc')):\n"
@@ -488,12 +495,17 @@ REFUSED = {
     "traces the harness": {"refused_ptrace"},
     "writes outside its directory": {"refused_write"},
     "deletes the user's files": {"refused_write"},
+    "changes the mode of the user's files": {"refused_write"},
     "reads the harness's environment": {"refused_ptrace"},
     "reads the environment": {"refused_ptrace"},
 }
 # With namespaces the sample has a /tmp of its own, where writing is allowed: the paths these aim at on the
 # host's /tmp are not there, and nothing was refused.
-OWN_TMP = {"tampers with the report files": set[str](), "deletes the user's files": set[str]()}
+OWN_TMP = {
+    "tampers with the report files": set[str](),
+    "deletes the user's files": set[str](),
+    "changes the mode of the user's files": set[str](),
+}
 
 
 @pytest.mark.parametrize("name", ATTACK_NAMES)
@@ -521,6 +533,8 @@ def test_no_connection_reached_the_host(redteam: RedTeamRun) -> None:
 def test_no_file_was_written_or_deleted_outside_the_scratch_directory(redteam: RedTeamRun) -> None:
     assert sorted(p.name for p in redteam.outside.iterdir()) == sorted([KEPT_DIR, KEPT_FILE])
     assert (redteam.outside / KEPT_DIR / KEPT_FILE).read_text() == "the user's"
+    for kept in (redteam.outside / KEPT_FILE, redteam.outside / KEPT_DIR):  # Landlock leaves modes open
+        assert kept.stat().st_mode & 0o022 == 0, oct(kept.stat().st_mode)
     assert (redteam.run_dir / "problems.jsonl").exists()
     assert not Path(f"/var/tmp/{MARKER}").exists()
     assert not Path(f"/{MARKER}").exists()

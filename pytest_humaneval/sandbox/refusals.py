@@ -78,7 +78,15 @@ GUARANTEE_OF = {
 SOCKET_EVENTS = ("socket.connect", "socket.bind", "socket.sendto", "socket.sendmsg")
 RESOLVE_EVENTS = ("socket.getaddrinfo", "socket.gethostbyname", "socket.gethostbyname_ex")
 # Events whose first argument is a path the operation changes, with the index of their dir_fd (-1: none).
-ENTRY_EVENTS = {"os.remove": 1, "os.rmdir": 1, "os.mkdir": 2, "shutil.rmtree": -1}
+# os.chmod and os.chown change the entry's own metadata; seccomp refuses them wherever it is installed.
+ENTRY_EVENTS = {
+    "os.remove": 1,
+    "os.rmdir": 1,
+    "os.mkdir": 2,
+    "shutil.rmtree": -1,
+    "os.chmod": 2,
+    "os.chown": 3,
+}
 
 
 class Watched(NamedTuple):

@@ -16,6 +16,9 @@ Refused (everything else is allowed, and a foreign architecture's calls, x32 or 
   modules, kexec, reboot, swap, ``open_by_handle_at``; ``io_uring_*`` answer ENOSYS (io_uring would
   bypass this filter);
 * ``ioctl(TIOCSTI)`` and ``ioctl(TIOCLINUX)``: no typing into a terminal;
+* the ``chmod`` and ``chown`` families: Landlock does not cover a file's mode or owner, so without them
+  a sample running as the user could make the user's own files writable to all (``fchmodat2``, newer
+  than libseccomp 2.5, is refused by its number, the same on every architecture);
 * where Landlock cannot scope signals (``scope_signals`` false), ``kill(-1)``, the signal to everyone.
 
 Stdlib only at import time, and no relative imports: the fork server imports this file as a top-level
@@ -75,7 +78,15 @@ REFUSED = (
     "swapoff",
     "open_by_handle_at",
     "acct",
+    "chmod",
+    "fchmod",
+    "fchmodat",
+    "chown",
+    "fchown",
+    "lchown",
+    "fchownat",
 )
+FCHMODAT2 = 452  # Linux 6.6; one number on every architecture, as every call added since Linux 5.1
 NOT_IMPLEMENTED = ("clone3", "io_uring_setup", "io_uring_enter", "io_uring_register")
 
 
@@ -112,7 +123,8 @@ def _build(sc: Any, scope_signals: bool) -> bytes:
     f = sc.SyscallFilter(sc.ALLOW)
     f.set_attr(sc.Attr.ACT_BADARCH, sc.KILL_PROCESS)
     f.set_attr(sc.Attr.CTL_NNP, 0)  # the child sets no_new_privs itself, before installing
-    rules: list[tuple[int, str, tuple[Any, ...]]] = [(refuse, name, ()) for name in REFUSED]
+    rules: list[tuple[int, str | int, tuple[Any, ...]]] = [(refuse, name, ()) for name in REFUSED]
+    rules.append((refuse, FCHMODAT2, ()))
     rules += [(sc.ERRNO(errno.ENOSYS), name, ()) for name in NOT_IMPLEMENTED]
     rules += [
         (refuse, "socket", (sc.Arg(0, sc.NE, AF_UNIX),)),
