@@ -143,3 +143,16 @@ def test_long_sequences_of_scalars_cross_as_the_same_trees_and_values() -> None:
     assert from_tree(to_tree(huge)) == huge
     nested = [[1]] * 100
     assert from_tree(to_tree(nested)) == nested
+
+
+@pytest.mark.parametrize(
+    "body", ["    return object()\n", "    return iter([args[0] * args[0]])\n"], ids=["object", "iterator"]
+)
+def test_an_answer_that_cannot_cross_is_an_error_on_the_tampering_record(
+    sandbox: Sandbox, suite: PlusSuite, body: str
+) -> None:
+    # As on the single-call path: refused at the boundary, not an exception of the candidate's.
+    outcome = judge(sandbox, suite, SQUARE, body)
+    assert outcome.kind == "error" and outcome.parts_passed == ()
+    assert outcome.message.startswith("base input #1 of 2, square(1): a value of type "), outcome.message
+    assert outcome.tampering == ("not_plain",)

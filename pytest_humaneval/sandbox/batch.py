@@ -98,6 +98,7 @@ class _Calls:
             try:
                 value = from_tree(reply[wire.RETURN]) if wire.RETURN in reply else _unpack(reply)
             except NotPlainData as exc:
+                self.channel.tampering.add(wire.TAMPER_NOT_PLAIN)
                 return self._ended("error", f"{where}: {exc}", "TypeError")
             why = self.checker.mismatch(index, value, reply.get(wire.FOREIGN) is not True)
             if why is None:
@@ -106,6 +107,10 @@ class _Calls:
             return self._ended(
                 "failed", f"{where}, {self.checker.describe(index)}: returned {shown}, which {why}"
             )
+        if wire.UNPLAIN in reply:  # as in the judge: an answer that cannot cross, not the candidate's error
+            self.channel.tampering.add(wire.TAMPER_NOT_PLAIN)
+            why = f"{where}, {self.checker.describe(index)}: {reply[wire.UNPLAIN]!s}"
+            return self._ended("error", why, "TypeError")
         info = reply.get(wire.RAISE)
         if not isinstance(info, dict):
             raise _Stop("error", "the candidate's process sent something unexpected")

@@ -253,10 +253,13 @@ def _call(function: Any, request: dict[str, Any], iterators: _Iterators, capture
     return _answer(value, iterators, captured)
 
 
-def _answer(value: Any, iterators: _Iterators, captured: _Output) -> dict[str, Any]:
-    """The reply that carries `value`: plain data, with a handle for each iterator in it."""
+def _answer(value: Any, iterators: _Iterators | None, captured: _Output) -> dict[str, Any]:
+    """The reply that carries `value`: plain data, with a handle for each iterator in it.
+
+    Without `iterators` (a batch, whose answers are compared whole) an iterator is not plain data.
+    """
     try:
-        tree = _plain.to_tree(value, iterators.handle)
+        tree = _plain.to_tree(value, None if iterators is None else iterators.handle)
     except _plain.NotPlainData as exc:
         return wire.unplain(_safe_str(exc), captured.take())
     except BaseException as exc:  # a subclass's own __iter__ or keys(), which converting it runs
@@ -330,15 +333,18 @@ def _serve_batch(reporter: refusals.Reporter, function: Any, captured: _Output, 
     for args in calls if isinstance(calls, list) else ():
         try:
             value = function(*_plain.from_tree(args))
-            reply = _packed(value)
-            if reply is None:
-                reply = wire.returned(_plain.to_tree(value), captured.take())
-            else:
-                reply[wire.OUT] = captured.take()
-            if type(value) not in _NATIVE:
-                reply[wire.FOREIGN] = True
         except BaseException as exc:
-            reply = wire.raised(_describe(exc), captured.take())
+            _reply(reporter, wire.raised(_describe(exc), captured.take()))
+            continue
+        reply = _packed(
+            value
+        )  # exact lists and tuples of builtin numbers only: runs none of the sample's code
+        if reply is None:
+            reply = _answer(value, None, captured)
+        else:
+            reply[wire.OUT] = captured.take()
+        if wire.RETURN in reply and type(value) not in _NATIVE:
+            reply[wire.FOREIGN] = True
         _reply(reporter, reply)
 
 

@@ -235,16 +235,18 @@ class _Channel:
         return True
 
     def _note_tampering(self, message: dict[str, Any]) -> None:
-        """What a reply says of itself: the candidate ended its process, or made a value that cannot cross."""
+        """What a reply says of itself: that the candidate ended its process on purpose.
+
+        A value that cannot cross comes as UNPLAIN on either path, and whoever receives it records that.
+        """
         for key in (wire.ERROR, wire.RAISE):
             info = message.get(key)
-            if not isinstance(info, dict):
-                continue
-            builtin = info.get(wire.BUILTIN) is True
-            if builtin and info.get(wire.TYPE) in ENDS_ON_PURPOSE:
+            if (
+                isinstance(info, dict)
+                and info.get(wire.BUILTIN) is True
+                and info.get(wire.TYPE) in ENDS_ON_PURPOSE
+            ):
                 self.tampering.add(wire.TAMPER_EXIT)
-            elif not builtin and info.get(wire.TYPE) == "NotPlainData":  # the child's _plain refused it
-                self.tampering.add(wire.TAMPER_NOT_PLAIN)
 
     def _wait_readable(self, waited_from: float) -> None:
         timeout = self.limits.timeout
