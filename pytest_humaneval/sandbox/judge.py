@@ -22,6 +22,7 @@ from . import wire
 from ._plain import NotPlainData, from_tree, to_tree
 from .limits import Limits
 from .outcome import Outcome, OutcomeKind
+from .pipeline import predicted_requests
 from .program import TEST_NAME, Program
 
 # Exceptions that end a program run the reference way: the sample crashed rather than erred.
@@ -43,6 +44,13 @@ class _CandidateEnded(BaseException):
     """
 
 
+class _Diverged(BaseException):
+    """The test made a request other than the next predicted one: the child has run calls it never asked.
+
+    BaseException, so that the test's own ``except Exception`` cannot catch it.
+    """
+
+
 class _Stop(BaseException):
     """Ends the test early; BaseException so that the test's own ``except Exception`` cannot catch it."""
 
@@ -52,17 +60,29 @@ class _Stop(BaseException):
         self.message = message
 
 
-def judge(program: Program, sock: socket.socket, limits: Limits, start: float) -> Outcome:
+def judge(
+    program: Program, sock: socket.socket, limits: Limits, start: float, *, pipeline: bool = True
+) -> Outcome | None:
     """Run the program's check() against the candidate at the other end of `sock`, which this closes.
 
-    `start` is when the run began (time.monotonic()), for the outcome's duration.
+    `start` is when the run began (time.monotonic()), for the outcome's duration. With `pipeline`, the
+    calls the test is sure to make first (:mod:`.pipeline`) are sent as soon as the candidate is ready;
+    None means the test's requests turned out to differ from those predicted: the caller must run the
+    sample again with `pipeline` False, in a fresh child, for its verdict.
     """
     channel = _Channel(sock, limits)
+    predicted = predicted_requests(program.test_source, program.entry_point) if pipeline else ()
+    candidate = _RemoteCandidate(channel, program.entry_point, predicted)
     try:
-        outcome = _judge(program, channel, start)
+        outcome: Outcome | None = _judge(program, channel, candidate, start)
+    except _Diverged:
+        outcome = None
     finally:
-        channel.collect_notes()
+        if not candidate.ahead:  # what a call the test never made might have reported is not its own
+            channel.collect_notes()
         channel.close()
+    if outcome is None or candidate.diverged:  # even if the test swallowed the divergence
+        return None
     return with_tampering(outcome, channel)
 
 
@@ -96,14 +116,14 @@ def not_compiled(program: Program, reply: dict[str, Any], start: float) -> Outco
     return _outcome(program, "error", reply, start, remote=True)
 
 
-def _judge(program: Program, channel: _Channel, start: float) -> Outcome:
+def _judge(program: Program, channel: _Channel, candidate: _RemoteCandidate, start: float) -> Outcome:
     try:
         failed = ready(program, channel, start)
         if failed is not None:
             return failed
+        candidate.send_predicted()
         namespace: dict[str, Any] = {"__name__": "__humaneval_test__", "__builtins__": builtins}
         exec(_compile_test(program.test_source), namespace)
-        candidate = _RemoteCandidate(channel, program.entry_point)
         namespace[program.entry_point] = candidate  # should the test name it directly
         check = namespace.get("check")
         if not callable(check):
@@ -180,8 +200,12 @@ class _Channel:
             self._frames.feed(chunk)
 
     def send(self, message: dict[str, Any]) -> None:
+        self.send_frame(wire.frame(message))
+
+    def send_frame(self, data: bytes) -> None:
+        """Send framed bytes (one message or several); _Stop when the candidate cannot take them."""
         try:
-            self.sock.sendall(wire.frame(message))
+            self.sock.sendall(data)
         except TimeoutError:
             raise _Stop("timeout", "the candidate stopped reading its input") from None
         except OSError:  # the candidate's process has gone
@@ -307,23 +331,43 @@ def _runqueue_seconds(pid: int) -> float:
 class _RemoteCandidate:
     """Stands in for the candidate's entry point in the test's namespace."""
 
-    def __init__(self, channel: _Channel, name: str) -> None:
+    def __init__(self, channel: _Channel, name: str, predicted: tuple[bytes, ...] = ()) -> None:
         self._channel = channel
         self.__name__ = name
         self._iterators: dict[int, _RemoteIterator] = {}
         self._iterated = 0  # bytes of the child's replies to NEXT so far, all iterators together
+        self._predicted = predicted
+        self._next_predicted = len(predicted)  # nothing sent ahead until send_predicted()
+        self.diverged = False
+
+    @property
+    def ahead(self) -> bool:
+        """Whether requests sent ahead are not yet asked for: the child may run calls the test never makes."""
+        return self._next_predicted < len(self._predicted)
+
+    def send_predicted(self) -> None:
+        """Send the predicted requests, all at once; the test's calls then take their answers in turn."""
+        if self._predicted:
+            self._channel.send_frame(b"".join(self._predicted))
+            self._next_predicted = 0
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         try:
             request = wire.call(to_tree(args, self._handle_of), to_tree(kwargs, self._handle_of))
         except NotPlainData as exc:
             raise TypeError(f"the test passed the candidate {exc}") from None
-        return self._value(self._ask(request))
+        return self._value(self._ask(wire.frame(request)))
 
-    def _ask(self, request: dict[str, Any]) -> dict[str, Any]:
+    def _ask(self, frame: bytes) -> dict[str, Any]:
         if self._channel.sock.fileno() < 0:  # kept by the test past the end of its sample
             raise RuntimeError("the candidate's process has ended")
-        self._channel.send(request)
+        if self.ahead:
+            if frame != self._predicted[self._next_predicted]:
+                self.diverged = True
+                raise _Diverged()
+            self._next_predicted += 1  # sent already: its answer is next on the socket
+        else:
+            self._channel.send_frame(frame)
         return self._channel.receive()
 
     def _value(self, reply: dict[str, Any]) -> Any:
@@ -375,7 +419,7 @@ class _RemoteIterator:
 
     def __next__(self) -> Any:
         candidate = self._candidate
-        reply = candidate._ask(wire.next_item(self._handle))
+        reply = candidate._ask(wire.frame(wire.next_item(self._handle)))
         candidate._iterated += candidate._channel.last_size
         if candidate._iterated > wire.MAX_ITERATED:  # the items may pile up here: bound them as an answer
             raise _Stop("error", f"the candidate's iterators yielded more than {wire.MAX_ITERATED} bytes")

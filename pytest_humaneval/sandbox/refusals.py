@@ -122,7 +122,7 @@ class Reporter:
 
     def __init__(self, fd: int) -> None:
         self.fd = fd
-        self.pid = os.getpid()
+        self.pid = os.getpid()  # the sample's process: what the hook treats as its own
         self.seen: set[str] = set()
         self._waiting: list[str] = []
         self._lock = _thread.allocate_lock()
@@ -150,10 +150,27 @@ class Reporter:
                 self._waiting = []
             wire.write_all(self.fd, data)
 
+    def start(self, fd: int) -> None:
+        """Begin sending on `fd`, as the current process: in a sample's child, before the hook is added.
+
+        The fork server builds one reporter and its hook before it forks; each child's copy starts here,
+        so the child's own work before the candidate is two assignments.
+        """
+        self.fd = fd
+        self.pid = os.getpid()
+
 
 def install(watched: Watched, reporter: Reporter) -> None:
     """Add the audit hook that reports the refusals `watched` names to `reporter`. For good."""
-    sys.addaudithook(_hook(watched, reporter))
+    sys.addaudithook(hook(watched, reporter))
+
+
+def hook(watched: Watched, reporter: Reporter) -> Callable[[str, tuple[Any, ...]], None]:
+    """The audit hook for `watched`, reporting to `reporter`: built once, added in each child.
+
+    It reads the reporter's pid when it runs, so a hook built before fork judges by the child's pid.
+    """
+    return _hook(watched, reporter)
 
 
 def _hook(watched: Watched, reporter: Reporter) -> Callable[[str, tuple[Any, ...]], None]:
@@ -165,13 +182,12 @@ def _hook(watched: Watched, reporter: Reporter) -> Callable[[str, tuple[Any, ...
     sockets = wire.TAMPER_REFUSED_SOCKET in kinds
     signals = wire.TAMPER_REFUSED_SIGNAL in kinds
     ptrace = wire.TAMPER_REFUSED_PTRACE in kinds
-    where = _Places(watched)
+    where = _Places(watched, reporter)
     family_of = _socket_family()
-    own_pid = reporter.pid
 
     def outside(pid: int) -> bool:
         """Whether `pid` (> 0) is a process outside the sample that the sandbox keeps it from."""
-        if pid == own_pid:
+        if pid == reporter.pid:
             return False
         if watched.pid_namespace:  # everything in it is the sample's but its init, the fork server
             return pid == 1
@@ -275,10 +291,15 @@ def _refused(kill: Callable[[int, int], None], target: int) -> bool:
 class _Places:
     """Where a path lands, for the hook: outside what a sample may write; a guarded /proc entry."""
 
-    def __init__(self, watched: Watched) -> None:
+    def __init__(self, watched: Watched, reporter: Reporter) -> None:
         self.writable = watched.writable
         self.devices = watched.devices
-        self.own = (f"/proc/{os.getpid()}", "/proc/self", "/proc/thread-self")
+        self._reporter = reporter
+
+    @property
+    def own(self) -> tuple[str, ...]:
+        """The sample's own /proc entries, which it may write: its pid is the reporter's."""
+        return (f"/proc/{self._reporter.pid}", "/proc/self", "/proc/thread-self")
 
     def outside(self, path: str, *, follow: bool) -> bool:
         """Whether writing `path` (the file itself if `follow`, else its directory entry) is refused."""

@@ -29,7 +29,10 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import importlib
 import os
+import sys
+import types
 from typing import Any
 
 PR_SET_SECCOMP = 22
@@ -176,13 +179,14 @@ SONAMES = {"seccomp": "libseccomp.so.2", "c": "libc.so.6"}
 def load_library() -> None:
     """Import pyseccomp (which loads libseccomp) now, while the system's library paths are visible.
 
-    pyseccomp finds its libraries with ``ctypes.util.find_library``, which runs ``ldconfig`` (twice:
-    about 0.1 s per fork server). Where the sonames load directly, the lookup answers them instead, for
-    the time of the import. A missing library is not an error here: :func:`compile_filter` reports it.
+    pyseccomp finds its libraries with ``ctypes.util.find_library``. The real ``ctypes.util`` imports
+    ``subprocess`` and with it ``threading``, whose handler runs in every forked child (about 130 page
+    faults, 0.35 ms a sample here), and its lookup runs ``ldconfig`` twice (0.1 s per fork server). For
+    the time of the import a stand-in module answers the sonames that load directly, and falls back to
+    the real lookup for anything else. A missing library is not an error here: :func:`compile_filter`
+    reports it.
     """
-    import ctypes.util
-
-    original = ctypes.util.find_library
+    stand_in = types.ModuleType("ctypes.util")
 
     def find_library(name: str) -> str | None:
         soname = SONAMES.get(name)
@@ -192,12 +196,38 @@ def load_library() -> None:
                 return soname
             except OSError:
                 pass
-        return original(name)
+        return _system_lookup(name)
 
-    ctypes.util.find_library = find_library
+    stand_in.find_library = find_library  # type: ignore[attr-defined]
+    saved = sys.modules.get("ctypes.util")
+    sys.modules["ctypes.util"] = stand_in
+    ctypes.util = stand_in  # type: ignore[attr-defined]  # what `import ctypes.util` then names
     try:
         import pyseccomp  # noqa: F401
     except (ImportError, RuntimeError, OSError):
         pass
     finally:
-        ctypes.util.find_library = original
+        _restore_lookup(saved)
+
+
+def _restore_lookup(saved: types.ModuleType | None) -> None:
+    """Put back ``ctypes.util`` as it was: imported for real, or not imported at all."""
+    if saved is None:
+        sys.modules.pop("ctypes.util", None)
+        if "util" in vars(ctypes):
+            del ctypes.util  # type: ignore[attr-defined]
+    else:
+        sys.modules["ctypes.util"] = saved
+        ctypes.util = saved  # type: ignore[attr-defined]
+
+
+def _system_lookup(name: str) -> str | None:
+    """The real ``ctypes.util.find_library``, for a library whose soname does not load directly."""
+    stand_in = sys.modules.pop("ctypes.util", None)
+    try:
+        real = importlib.import_module("ctypes.util")
+        return real.find_library(name)  # type: ignore[no-any-return]
+    finally:
+        if stand_in is not None:
+            sys.modules["ctypes.util"] = stand_in
+            ctypes.util = stand_in  # type: ignore[attr-defined]
