@@ -1,0 +1,86 @@
+"""What the fork server does once instead of once per sample, and that no sample can tell."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from pytest_humaneval.sandbox import Limits, Program, Sandbox, forkserver
+
+
+@pytest.fixture(scope="module")
+def sandbox() -> Iterator[Sandbox]:
+    with Sandbox(Limits(timeout=3.0)) as box:
+        yield box
+
+
+def _server_cache() -> forkserver.Server:
+    server = forkserver.Server.__new__(forkserver.Server)  # only its compile cache is used
+    server._compiled = {}
+    return server
+
+
+def test_a_repeated_source_is_compiled_once() -> None:
+    server = _server_cache()
+    first = server._compile("def f():\n    return 1\n")
+    assert server._compile("def f():\n    return 1\n") is first
+    assert server._compile("def f():\n    return 2\n") is not first
+
+
+def test_a_repeated_syntax_error_gets_the_same_answer() -> None:
+    server = _server_cache()
+    first = server._compile("def f(:\n")
+    assert isinstance(first, dict)
+    assert server._compile("def f(:\n") == first
+
+
+def test_the_cache_keeps_the_latest_sources_only() -> None:
+    server = _server_cache()
+    sources = [f"x = {i}\n" for i in range(forkserver.COMPILED_KEPT + 5)]
+    for source in sources:
+        server._compile(source)
+    assert list(server._compiled) == sources[-forkserver.COMPILED_KEPT :]
+    server._compile(sources[-forkserver.COMPILED_KEPT])  # used again: now the most recent
+    assert list(server._compiled)[-1] == sources[-forkserver.COMPILED_KEPT]
+    huge = "x = 1\n" * forkserver.COMPILED_KEPT_SIZE
+    server._compile(huge)
+    assert huge not in server._compiled
+
+
+def test_identical_samples_each_start_from_a_fresh_module(sandbox: Sandbox) -> None:
+    program = Program(
+        "seen = []\ndef f():\n    seen.append(1)\n    return len(seen)\n",
+        "f",
+        "def check(candidate):\n    assert candidate() == 1\n",
+    )
+    outcomes = [sandbox.run(program) for _ in range(3)]
+    assert [o.kind for o in outcomes] == ["passed"] * 3
+
+
+def test_a_repeated_source_that_does_not_compile_errs_each_time(sandbox: Sandbox) -> None:
+    program = Program("def f(:\n", "f", "def check(candidate):\n    assert candidate() == 1\n")
+    outcomes = [sandbox.run(program) for _ in range(2)]
+    assert [(o.kind, o.error_type) for o in outcomes] == [("error", "SyntaxError")] * 2
+
+
+def test_a_child_starts_without_threading(sandbox: Sandbox) -> None:
+    # threading's fork handler would run in every child; the fork server never imports it.
+    program = Program(
+        "import sys\ndef f():\n"
+        "    return sorted(m for m in ('threading', 'subprocess', 'random') if m in sys.modules)\n",
+        "f",
+        "def check(candidate):\n    assert candidate() == []\n",
+    )
+    outcome = sandbox.run(program)
+    assert outcome.kind == "passed", outcome
+
+
+def test_a_child_can_still_import_what_the_server_left_out(sandbox: Sandbox) -> None:
+    program = Program(
+        "import random, threading, ctypes.util\ndef f():\n    return random.Random(1).random() < 1\n",
+        "f",
+        "def check(candidate):\n    assert candidate() is True\n",
+    )
+    outcome = sandbox.run(program)
+    assert outcome.kind == "passed", outcome
