@@ -14,7 +14,7 @@ KS = (1, 10, 100)  # pass@k reported when none is named: those the run's n allow
 OUTPUT_LIMIT = 64 * 1024  # characters of a sample's stdout and stderr kept for the report
 REQUEST_TIMEOUT = 300.0  # seconds one request to a model server may take
 RETRIES = 5  # retries of a request that failed transiently
-JOBS = 1  # samples at once in one pytest process
+JOBS = "auto"  # samples at once in one pytest process: one per CPU it may run on (settings.parse_jobs)
 # Generation: how samples are drawn when the user names nothing.
 SAMPLED_TEMPERATURE = 0.8  # for n > 1; one sample is drawn greedily (temperature 0)
 SAMPLED_TOP_P = 0.95  # when sampling; greedy decoding uses 1

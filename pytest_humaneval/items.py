@@ -8,6 +8,7 @@ that every worker collected the same ids all see the samples like any other test
 from __future__ import annotations
 
 import dataclasses
+import functools
 import gc
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -41,6 +42,7 @@ class HumanEvalSuite(pytest.Collector):
         self.timeout = timeout
         self._positions: dict[int, int] = {}  # id(item) -> its place in session.items
         self._positions_of: list[pytest.Item] | None = None
+        self._handed_out = 0  # places in session.items before this were yielded by upcoming() already
 
     def collect(self) -> Iterator[SampleItem]:
         if self.config.pluginmanager.hasplugin("timeout"):
@@ -52,17 +54,24 @@ class HumanEvalSuite(pytest.Collector):
             # its cache, so --lf and --ff recognise these items.
             yield SampleItem.from_parent(self, name=sample.name, nodeid=sample.nodeid, sample=sample)
 
-    def upcoming(self, item: SampleItem) -> Upcoming:
-        """The samples pytest will run from `item` on, in its order, as (key, program) pairs, lazily."""
+    def upcoming(self, item: SampleItem, count: int) -> Iterator[tuple[str, Callable[[], Program]]]:
+        """The samples among the `count` items pytest runs from `item` on, as (key, program), in order.
+
+        Each is yielded once: a later call starts where the earlier ones stopped, so a runner that keeps
+        a long queue ahead of pytest pays for each sample once, not once per item.
+        """
         items = item.session.items
         if self._positions_of is not items:  # -k, --lf and plugins may have replaced the list
             self._positions = {id(each): i for i, each in enumerate(items)}
             self._positions_of = items
+            self._handed_out = 0
         here = self._positions.get(id(item))
         if here is None:
             return
-        for position in range(here, len(items)):  # no slice: it would copy the rest of the list per item
+        # No slice: it would copy the rest of the list per item.
+        for position in range(max(here, self._handed_out), min(here + count, len(items))):
             each = items[position]
+            self._handed_out = position + 1
             if isinstance(each, SampleItem):
                 yield each.nodeid, each.program
 
@@ -88,7 +97,8 @@ class SampleItem(pytest.Item):
         return program
 
     def runtest(self) -> None:
-        outcome = self.config.stash[RUNNER].outcome(self.nodeid, self.program, self.suite.upcoming(self))
+        upcoming: Upcoming = functools.partial(self.suite.upcoming, self)
+        outcome = self.config.stash[RUNNER].outcome(self.nodeid, self.program, upcoming)
         self.user_properties.append(
             ("humaneval", {"task_id": self.sample.task_id, "sample": self.sample.index, **outcome.to_json()})
         )

@@ -3,13 +3,15 @@
 pytest runs items one after another. Without xdist that leaves every core but one idle while a sample's
 child runs, and with xdist each worker is a whole pytest process, whose per-item bookkeeping (and the
 controller's) costs about as much CPU as the samples themselves. A :class:`SamplePool` keeps ``jobs``
-sandboxes, each with its own fork server, and runs the next few samples of the item list in threads
-while pytest reports the current one. Each sample still runs alone in its own child; only the trusted
-side (the dataset's test, which mostly waits on that child) shares this process, one thread per sample.
+sandboxes, each with its own fork server, and runs the samples of the item list ahead of pytest, in
+threads, from a queue that reaches far enough past the current item (LOOKAHEAD_PER_JOB) that a sample
+which takes its whole time limit never leaves the other sandboxes idle. Each sample still runs alone in
+its own child; only the trusted side (the dataset's test, which mostly waits on that child) shares this
+process, one thread per sample.
 
 Verdicts do not change: every sample is judged by the same :meth:`Sandbox.run`, and an item reports only
-its own sample's outcome, in pytest's order. Samples run ahead of an item that is never reached (``-x``,
-Ctrl-C) are abandoned when the pool closes.
+its own sample's outcome, in pytest's order. Samples queued for items that are never reached (``-x``,
+Ctrl-C) are dropped when the pool closes; only those already running are waited for.
 """
 
 from __future__ import annotations
@@ -21,9 +23,13 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 from .sandbox import Outcome, Program, Sandbox
 
-# How far ahead of the item pytest is running the pool starts samples, per job: enough to keep every
-# sandbox busy while pytest reports, little enough that -x wastes almost nothing.
-LOOKAHEAD_PER_JOB = 2
+# How far ahead of the item pytest is running the pool queues samples, per job. Only `jobs` of them run
+# at once, and those not started when the pool closes (-x, Ctrl-C) are dropped, so a long queue costs
+# only a few programs in memory (about 2 KB each). It must be long enough that the sandboxes never
+# wait on a sample stuck at the head: one that times out holds its job for the whole limit (3 s) while
+# pytest's item loop waits on it, and the other jobs judge a few hundred samples a second meanwhile. On
+# CodeGen's samples of problems 0-29 (8 timeouts), 2 per job took 43.9 s, 32 per job 35.3 s.
+LOOKAHEAD_PER_JOB = 1024
 # While the pool runs, a thread whose candidate has answered takes the GIL back within this many seconds
 # (Python's default is 5 ms). The wait counts as the candidate's time, so it is kept short.
 SWITCH_INTERVAL = 0.0005

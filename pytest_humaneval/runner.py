@@ -6,7 +6,6 @@ through ``config.stash[RUNNER]``: items call it, it never imports them.
 
 from __future__ import annotations
 
-import itertools
 import warnings
 from collections.abc import Callable, Iterable
 
@@ -19,8 +18,9 @@ from .settings import Settings
 PLUGIN_NAME = "humaneval-runner"
 
 ProgramFactory = Callable[[], Program]
-# The samples pytest will run from the current one on, in its order: (key, how to build its program).
-Upcoming = Iterable[tuple[str, ProgramFactory]]
+# The samples among the next `count` items pytest will run, from the current one on, in its order, each
+# as (key, how to build its program); each sample is named once, by the first call that reaches it.
+Upcoming = Callable[[int], Iterable[tuple[str, ProgramFactory]]]
 
 
 class SampleRunner:
@@ -41,7 +41,7 @@ class SampleRunner:
                 self._sandbox = self._started_sandbox(warn=True)
             return self._sandbox.run(program())
         pool = self._sample_pool()
-        for ahead_key, ahead in itertools.islice(upcoming, pool.lookahead):
+        for ahead_key, ahead in upcoming(pool.lookahead):
             pool.submit(ahead_key, ahead)
         return pool.outcome(key, program)
 

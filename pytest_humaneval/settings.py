@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal
 
@@ -40,7 +40,8 @@ class Settings:
     n: int | None = None
     timeout: float = defaults.TIMEOUT
     memory: int | None = defaults.MEMORY
-    jobs: int = defaults.JOBS
+    # One per CPU unless named: the pool of --humaneval-jobs is the fastest way through one machine.
+    jobs: int = field(default_factory=lambda: parse_jobs(defaults.JOBS))
     # None: the user named no k; the summary reports those of defaults.KS the run's n allows (default_ks).
     k: tuple[int, ...] | None = None
     # Gates, baseline and the HTML page (GATE_OPTIONS).
@@ -384,8 +385,9 @@ OPTIONS: tuple[Option, ...] = (
         "jobs",
         Kind(parse_jobs),
         "Samples run at once by one pytest process, or auto for one per CPU; without -n this is the "
-        "cheaper way to use every core; with -n each worker runs one sample at a time",
+        "fastest way to use every core; with -n each worker runs one sample at a time",
         "N",
+        default_text="auto",
     ),
     Option(
         "k",
@@ -520,7 +522,10 @@ PLUS_OPTIONS: tuple[Option, ...] = (
 )
 ALL_OPTIONS = OPTIONS + GATE_OPTIONS + PLUS_OPTIONS
 
-_DEFAULTS: dict[str, Any] = {f.name: f.default for f in fields(Settings)}
+_DEFAULTS: dict[str, Any] = {
+    f.name: f.default if f.default is not MISSING else f.default_factory()  # type: ignore[operator]
+    for f in fields(Settings)
+}
 _BY_FIELD: dict[str, Option] = {option.field: option for option in ALL_OPTIONS}
 
 

@@ -94,7 +94,7 @@ def test_parse_k() -> None:
 def test_parse_jobs() -> None:
     assert parse_jobs("3") == 3
     assert parse_jobs("auto") == len(os.sched_getaffinity(0))
-    assert make().jobs == 1
+    assert make().jobs == len(os.sched_getaffinity(0))  # auto unless named: one per CPU
     assert make(env={"PYTEST_HUMANEVAL_JOBS": "2"}).jobs == 2
     for bad in ("0", "many", "-2", "1.5"):
         with pytest.raises(
@@ -291,7 +291,7 @@ def test_help_shows_the_default_from_the_settings() -> None:
     assert helps["timeout"] == "Seconds each sample may run (default: 3)"
     assert helps["memory"].endswith("or none (default: 4GiB)")
     assert helps["request-timeout"].endswith("(default: 300)") and helps["retries"].endswith("(default: 5)")
-    assert helps["alpha"].endswith("(default: 0.05)") and helps["jobs"].endswith("(default: 1)")
+    assert helps["alpha"].endswith("(default: 0.05)") and helps["jobs"].endswith("(default: auto)")
     assert helps["dataset"].endswith("(default: humaneval)")
     assert helps["k"].endswith("(default: those of 1,10,100 that n allows)")
     assert helps["max-tokens"].endswith("(default: 512 in completion style, 2048 in chat style)")
@@ -322,7 +322,7 @@ def test_to_json_keeps_the_report_form() -> None:
         "n": None,
         "timeout": 3.0,
         "memory": 4 * 1024**3,
-        "jobs": 1,
+        "jobs": len(os.sched_getaffinity(0)),
         "k": None,
         "fail_under": [],
         "baseline": None,
