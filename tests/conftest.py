@@ -30,7 +30,7 @@ def tiny_dataset(pytester: pytest.Pytester) -> Path:
 # status). Everything else runs in one mode, in-process where it can.
 XDIST_ARGS = {
     "xdist": ("-n", "2"),
-    "no-xdist": ("-p", "no:xdist"),
+    "no-xdist": ("-p", "no:xdist", "--humaneval-jobs=1"),  # one sample at a time, as without a pool
     "jobs": ("-p", "no:xdist", "--humaneval-jobs=3"),  # one pytest process, three samples at once
 }
 

@@ -279,6 +279,29 @@ def test_k_filter_x_and_last_failed(pytester: pytest.Pytester, tiny_dataset: Pat
     pooled_stop.stdout.fnmatch_lines(["samples: 2 run: 1 passed, 1 failed, 0 error, 0 timeout, 0 crashed"])
 
 
+def test_the_pool_is_handed_each_upcoming_sample_once(pytester: pytest.Pytester, tiny_dataset: Path) -> None:
+    # The pool's queue reaches far ahead of pytest; each call names only the samples not named before.
+    pytester.makeconftest(
+        """
+        import json
+
+        def pytest_collection_finish(session):
+            items = session.items
+            suite = items[0].parent
+            calls = [(0, 3), (1, 3), (0, 3), (2, 10), (5, 1)]
+            handed = [[key for key, _ in suite.upcoming(items[i], count)] for i, count in calls]
+            (session.config.rootpath / "handed.json").write_text(json.dumps(handed))
+        """
+    )
+    result = pytester.runpytest(
+        "--humaneval-model=canonical", "--humaneval-dataset=problems.jsonl", "--humaneval-n=3", "--co"
+    )
+    assert result.ret == 0
+    handed = json.loads((pytester.path / "handed.json").read_text())
+    ids = [f"humaneval::{task}[{i}]" for task in ("T/0", "T/1") for i in range(3)]
+    assert handed == [ids[0:3], ids[3:4], [], ids[4:6], []]
+
+
 def test_junitxml(pytester: pytest.Pytester, tiny_dataset: Path) -> None:
     # Under xdist: the controller writes the file from the workers' reports.
     result = pytester.runpytest_subprocess(
