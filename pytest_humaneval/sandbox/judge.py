@@ -66,8 +66,8 @@ def judge(
     """Run the program's check() against the candidate at the other end of `sock`, which this closes.
 
     `start` is when the run began (time.monotonic()), for the outcome's duration. With `pipeline`, the
-    calls the test is sure to make first (:mod:`.pipeline`) are sent as soon as the candidate is ready;
-    None means the test's requests turned out to differ from those predicted: the caller must run the
+    calls the test is sure to make first (:mod:`.pipeline`) are all sent with the first of them; None
+    means the test's requests turned out to differ from those predicted: the caller must run the
     sample again with `pipeline` False, in a fresh child, for its verdict.
     """
     channel = _Channel(sock, limits)
@@ -121,7 +121,6 @@ def _judge(program: Program, channel: _Channel, candidate: _RemoteCandidate, sta
         failed = ready(program, channel, start)
         if failed is not None:
             return failed
-        candidate.send_predicted()
         namespace: dict[str, Any] = {"__name__": "__humaneval_test__", "__builtins__": builtins}
         exec(_compile_test(program.test_source), namespace)
         namespace[program.entry_point] = candidate  # should the test name it directly
@@ -337,19 +336,14 @@ class _RemoteCandidate:
         self._iterators: dict[int, _RemoteIterator] = {}
         self._iterated = 0  # bytes of the child's replies to NEXT so far, all iterators together
         self._predicted = predicted
-        self._next_predicted = len(predicted)  # nothing sent ahead until send_predicted()
+        self._sent_ahead = False
+        self._next_predicted = len(predicted)  # nothing is ahead until the first request goes
         self.diverged = False
 
     @property
     def ahead(self) -> bool:
         """Whether requests sent ahead are not yet asked for: the child may run calls the test never makes."""
         return self._next_predicted < len(self._predicted)
-
-    def send_predicted(self) -> None:
-        """Send the predicted requests, all at once; the test's calls then take their answers in turn."""
-        if self._predicted:
-            self._channel.send_frame(b"".join(self._predicted))
-            self._next_predicted = 0
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         try:
@@ -361,6 +355,14 @@ class _RemoteCandidate:
     def _ask(self, frame: bytes) -> dict[str, Any]:
         if self._channel.sock.fileno() < 0:  # kept by the test past the end of its sample
             raise RuntimeError("the candidate's process has ended")
+        if self._predicted and not self._sent_ahead:
+            # The first request: when it is the predicted one, all of them go now, in one write.
+            self._sent_ahead = True
+            if frame == self._predicted[0]:
+                self._channel.send_frame(b"".join(self._predicted))
+                self._next_predicted = 1
+                return self._channel.receive()
+            self._predicted = ()  # the test took another way from the start: nothing was sent ahead
         if self.ahead:
             if frame != self._predicted[self._next_predicted]:
                 self.diverged = True
