@@ -28,7 +28,8 @@ from .sandbox import Outcome, Program, Sandbox
 # only a few programs in memory (about 2 KB each). It must be long enough that the sandboxes never
 # wait on a sample stuck at the head: one that times out holds its job for the whole limit (3 s) while
 # pytest's item loop waits on it, and the other jobs judge a few hundred samples a second meanwhile. On
-# CodeGen's samples of problems 0-29 (8 timeouts), 2 per job took 43.9 s, 32 per job 35.3 s.
+# CodeGen's samples of problems 0-29 (8 timeouts), 2 per job took 43.9 s, 32 per job 35.3 s, and 1,024
+# per job 23.6 and 24.6 s (-n 2: 27.9 and 29.9 s).
 LOOKAHEAD_PER_JOB = 1024
 # While the pool runs, a thread whose candidate has answered takes the GIL back within this many seconds
 # (Python's default is 5 ms). The wait counts as the candidate's time, so it is kept short.
