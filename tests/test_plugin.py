@@ -142,9 +142,10 @@ def test_pytest_timeout_backstop_sits_above_the_sandbox_cap(pytester: pytest.Pyt
         "no:xdist",
     )
     result.assert_outcomes(passed=2)
-    # 2 s of running time, at most 4 times that in wall-clock time, and 10 s of grace.
+    # 2 s of running time, at most 4 times that in wall-clock time, twice (a run the machine's load held
+    # up runs again), and 10 s of grace.
     result.stdout.fnmatch_lines(
-        ["backstop humaneval::HumanEval/1[[]0[]] (18.0,)", "backstop *HumanEval/2* (18.0,)"]
+        ["backstop humaneval::HumanEval/1[[]0[]] (26.0,)", "backstop *HumanEval/2* (26.0,)"]
     )
 
 

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -83,4 +87,49 @@ def test_a_child_can_still_import_what_the_server_left_out(sandbox: Sandbox) -> 
         "def check(candidate):\n    assert candidate() is True\n",
     )
     outcome = sandbox.run(program)
+    assert outcome.kind == "passed", outcome
+
+
+HOG = (
+    "import sys, time\nend = time.monotonic() + float(sys.argv[1])\nwhile time.monotonic() < end:\n    pass\n"
+)
+
+
+def test_a_sample_held_up_by_a_loaded_machine_runs_again(tmp_path: Path) -> None:
+    # A correct sample (0.2 s of work, limit 0.5 s, wall-clock cap 2 s) shares one CPU with 24 busy
+    # processes for 2.6 s: it waits for the CPU far more than it runs and meets the cap with most of its
+    # running time left. That run gives no verdict; the rerun, once the load is gone, passes. (Before
+    # the rerun existed, this was a timeout.)
+    cpus = os.sched_getaffinity(0)
+    one = {min(cpus)}
+    os.sched_setaffinity(0, one)
+    try:
+        box = Sandbox(Limits(timeout=0.5))
+        box.start()  # the fork server and its samples keep the one CPU
+    finally:
+        os.sched_setaffinity(0, cpus)
+    program = Program(
+        "def f():\n    return sum(i * i for i in range(2_400_000)) > 0\n",
+        "f",
+        "def check(candidate):\n    assert candidate() is True\n",
+    )
+    script = tmp_path / "hog.py"
+    script.write_text(HOG)
+    with box:
+        assert box.run(program).kind == "passed"  # unloaded, it passes in its limit
+        # Each in a session of its own, as each sample is: the scheduler shares a CPU between sessions.
+        hogs = [
+            subprocess.Popen(
+                [sys.executable, "-S", str(script), "2.6"],
+                start_new_session=True,
+                preexec_fn=lambda: os.sched_setaffinity(0, one),
+            )
+            for _ in range(24)
+        ]
+        try:
+            outcome = box.run(program)
+        finally:
+            for hog in hogs:
+                hog.kill()
+                hog.wait()
     assert outcome.kind == "passed", outcome

@@ -92,11 +92,11 @@ class Sandbox:
             outcome = self._run_child(
                 program, self.limits, lambda sock, limits, start: judge.judge(program, sock, limits, start)
             )
-            if outcome is None:  # the test asked other than predicted: again, one call at a time
+            if outcome is None:  # no verdict from that run (see judge.judge): once more, one call at a time
                 outcome = self._run_child(
                     program,
                     self.limits,
-                    lambda sock, limits, start: judge.judge(program, sock, limits, start, pipeline=False),
+                    lambda sock, limits, start: judge.judge(program, sock, limits, start, again=True),
                 )
             assert outcome is not None  # without prediction, the judge always reaches a verdict
             return outcome

@@ -61,17 +61,22 @@ class _Stop(BaseException):
 
 
 def judge(
-    program: Program, sock: socket.socket, limits: Limits, start: float, *, pipeline: bool = True
+    program: Program, sock: socket.socket, limits: Limits, start: float, *, again: bool = False
 ) -> Outcome | None:
     """Run the program's check() against the candidate at the other end of `sock`, which this closes.
 
-    `start` is when the run began (time.monotonic()), for the outcome's duration. With `pipeline`, the
-    calls the test is sure to make first (:mod:`.pipeline`) are all sent with the first of them; None
-    means the test's requests turned out to differ from those predicted: the caller must run the
-    sample again with `pipeline` False, in a fresh child, for its verdict.
+    `start` is when the run began (time.monotonic()), for the outcome's duration. The calls the test is
+    sure to make first (:mod:`.pipeline`) are all sent with the first of them. None means this run
+    cannot give the verdict, and the caller must run the sample once more, in a fresh child, with
+    `again` True (no prediction, and a verdict whatever happens):
+
+    * the test's requests turned out to differ from those predicted, or
+    * the sample reached the wall-clock cap while its running time was not used up: it waited for a
+      CPU more than it ran, because something else (another sample, a fork bomb in a sandbox beside
+      it) loaded the machine.
     """
     channel = _Channel(sock, limits)
-    predicted = predicted_requests(program.test_source, program.entry_point) if pipeline else ()
+    predicted = predicted_requests(program.test_source, program.entry_point) if not again else ()
     candidate = _RemoteCandidate(channel, program.entry_point, predicted)
     try:
         outcome: Outcome | None = _judge(program, channel, candidate, start)
@@ -82,6 +87,8 @@ def judge(
             channel.collect_notes()
         channel.close()
     if outcome is None or candidate.diverged:  # even if the test swallowed the divergence
+        return None
+    if channel.starved and not again:
         return None
     return with_tampering(outcome, channel)
 
@@ -163,6 +170,7 @@ class _Channel:
         self._output: list[str] = []
         self._output_size = 0
         self.tampering: set[str] = set()  # kinds seen on this channel (wire.TAMPER_KINDS)
+        self.starved = False  # the wall-clock cap ended it with running time left
 
     @property
     def output(self) -> str:
@@ -283,6 +291,7 @@ class _Channel:
             if left <= 0:
                 why = f"did not finish within {timeout:g} s"
                 if wall_left <= 0 and timeout - used > 0:
+                    self.starved = True
                     why += (
                         f" of running time ({timeout * wire.WALL_FACTOR:g} s of wall-clock time"
                         " on a busy machine)"
