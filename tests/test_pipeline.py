@@ -95,12 +95,9 @@ COUNTING = "calls = []\ndef f(x):\n    calls.append(x)\n    print('call', x)\n  
 def _run(sandbox: Sandbox, candidate: str, test: str, pipeline: bool = True) -> Outcome:
     program = Program(candidate, "f", test)
     if not pipeline:
-        original = judge.predicted_requests
-        judge.predicted_requests = lambda *_: ()  # type: ignore[assignment]
-        try:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(judge, "predicted_requests", lambda *_: ())
             return sandbox.run(program)
-        finally:
-            judge.predicted_requests = original
     return sandbox.run(program)
 
 
