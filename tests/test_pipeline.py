@@ -124,13 +124,17 @@ def test_a_failure_ends_the_sample_and_what_ran_ahead_is_not_seen(sandbox: Sandb
         assert outcome.duration < 3.0
 
 
+def _check_replaced(body: str) -> str:
+    """A test whose source's check predicts candidate(1), candidate(2), but whose check runs `body`."""
+    return (
+        "def check(candidate):\n    assert candidate(1) == 1\n    assert candidate(2) == 2\n"
+        f"def other(candidate):\n{body}check = other\n"
+    )
+
+
 def test_a_test_that_asks_otherwise_runs_again_one_call_at_a_time(sandbox: Sandbox) -> None:
     # The source's check is not the one that runs: its second predicted call is never asked for.
-    test = (
-        "def check(candidate):\n    assert candidate(1) == 1\n    assert candidate(2) == 2\n"
-        "def other(candidate):\n    assert candidate(1) == 1\n    assert candidate(6) == 2\n"
-        "check = other\n"
-    )
+    test = _check_replaced("    assert candidate(1) == 1\n    assert candidate(6) == 2\n")
     assert len(predicted_requests(test, "f")) == 2
     outcome = _run(sandbox, COUNTING, test)
     # Had the predicted candidate(2) counted, candidate(6) would answer 3: the rerun saw only the test's.
@@ -139,13 +143,10 @@ def test_a_test_that_asks_otherwise_runs_again_one_call_at_a_time(sandbox: Sandb
 
 
 def test_a_divergence_the_test_swallows_still_runs_again(sandbox: Sandbox) -> None:
-    test = (
-        "def check(candidate):\n    assert candidate(1) == 1\n    assert candidate(2) == 2\n"
-        "def other(candidate):\n"
+    test = _check_replaced(
         "    assert candidate(1) == 1\n"
         "    try:\n        candidate(5)\n    except BaseException:\n        pass\n"
         "    assert candidate(6) == 3\n"
-        "check = other\n"
     )
     for pipeline in (True, False):
         outcome = _run(sandbox, COUNTING, test, pipeline)
@@ -154,11 +155,7 @@ def test_a_divergence_the_test_swallows_still_runs_again(sandbox: Sandbox) -> No
 
 
 def test_a_first_call_other_than_predicted_goes_alone(sandbox: Sandbox) -> None:
-    test = (
-        "def check(candidate):\n    assert candidate(1) == 1\n    assert candidate(2) == 2\n"
-        "def other(candidate):\n    assert candidate(5) == 1\n    assert candidate(6) == 2\n"
-        "check = other\n"
-    )
+    test = _check_replaced("    assert candidate(5) == 1\n    assert candidate(6) == 2\n")
     outcome = _run(sandbox, COUNTING, test)
     assert outcome.kind == "passed", outcome
     assert outcome.stdout == "call 5\ncall 6\n"

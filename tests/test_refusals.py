@@ -49,7 +49,7 @@ def _hook(scratch: Path, theirs: socket.socket) -> Callable[[str, tuple[Any, ...
     """The hook a child without a PID namespace installs, whose scratch directory is `scratch`."""
     watched = refusals.plan(ALL, pid_namespace=False, writable=[str(scratch)], devices=["/dev/null"])
     assert watched is not None
-    return refusals._hook(watched, refusals.Reporter(theirs.fileno()))
+    return refusals.hook(watched, refusals.Reporter(theirs.fileno()))
 
 
 def test_only_the_kinds_whose_guarantee_holds_are_watched() -> None:

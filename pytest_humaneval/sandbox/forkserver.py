@@ -342,9 +342,8 @@ def _serve_batch(reporter: refusals.Reporter, function: Any, captured: _Output, 
         except BaseException as exc:
             _reply(reporter, wire.raised(_describe(exc), captured.take()))
             continue
-        reply = _packed(
-            value
-        )  # exact lists and tuples of builtin numbers only: runs none of the sample's code
+        # Exact lists and tuples of builtin numbers only: packing runs none of the sample's code.
+        reply = _packed(value)
         if reply is None:
             reply = _answer(value, None, captured)
         else:
@@ -380,7 +379,7 @@ class Server:
         self.tmp = str(isolation.get(wire.TMP) or self.scratch)
         self.keep = frozenset(isolation.get(wire.KEEP, ()))
         # What each child's audit hook watches: the refusals the guarantees make certain (see refusals).
-        self.watched = refusals.plan(
+        watched = refusals.plan(
             guarantees(isolation),
             pid_namespace=self.pid_namespace,
             writable=(self.tmp, self.scratch, probe.SHARED_MEMORY),
@@ -388,7 +387,7 @@ class Server:
         )
         # Built once, before any fork: each child starts its own copy (see _child).
         self.reporter = refusals.Reporter(-1)
-        self.hook = refusals.hook(self.watched, self.reporter) if self.watched is not None else None
+        self.hook = refusals.hook(watched, self.reporter) if watched is not None else None
         self._outputs: dict[int, _Output] = {}
         self._compiled: dict[str, Any] = {}  # source -> code object or not-compiled reply, oldest first
         self._clean_scratch()

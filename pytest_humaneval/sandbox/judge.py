@@ -79,16 +79,14 @@ def judge(
     predicted = predicted_requests(program.test_source, program.entry_point) if not again else ()
     candidate = _RemoteCandidate(channel, program.entry_point, predicted)
     try:
-        outcome: Outcome | None = _judge(program, channel, candidate, start)
-    except _Diverged:
-        outcome = None
+        outcome = _judge(program, channel, candidate, start)
+    except _Diverged:  # candidate.diverged says so, also where the test swallowed it
+        pass
     finally:
         if not candidate.ahead:  # what a call the test never made might have reported is not its own
             channel.collect_notes()
         channel.close()
-    if outcome is None or candidate.diverged:  # even if the test swallowed the divergence
-        return None
-    if channel.starved and not again:
+    if candidate.diverged or (channel.starved and not again):
         return None
     return with_tampering(outcome, channel)
 
@@ -205,9 +203,6 @@ class _Channel:
             if not chunk:
                 return
             self._frames.feed(chunk)
-
-    def send(self, message: dict[str, Any]) -> None:
-        self.send_frame(wire.frame(message))
 
     def send_frame(self, data: bytes) -> None:
         """Send framed bytes (one message or several); _Stop when the candidate cannot take them."""

@@ -92,6 +92,15 @@ def _statement_calls(statement: ast.stmt, names: set[str]) -> list[Call] | None:
     return calls
 
 
+# Expressions whose candidate calls may not run, or not in the order of their fields: a call inside one
+# ends the prediction. A dict display evaluates its keys and values interleaved; a named expression,
+# await or yield is never worth the analysis in a test.
+_UNORDERED = (
+    ast.BoolOp, ast.IfExp, ast.Lambda, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp,
+    ast.Dict, ast.NamedExpr, ast.Await, ast.Yield, ast.YieldFrom,
+)  # fmt: skip
+
+
 def _collect(node: ast.AST, names: set[str], calls: list[Call]) -> bool:
     """Append the candidate calls of expression `node` in evaluation order; False if unpredictable."""
     if isinstance(node, ast.Name):  # the candidate itself, not called here: whoever gets it may call it
@@ -102,11 +111,7 @@ def _collect(node: ast.AST, names: set[str], calls: list[Call]) -> bool:
             return False
         calls.append(call)
         return True
-    if isinstance(node, (ast.BoolOp, ast.IfExp, ast.Lambda, ast.ListComp, ast.SetComp, ast.DictComp)):
-        return not _mentions(node, names)
-    if isinstance(node, (ast.GeneratorExp, ast.NamedExpr, ast.Await, ast.Yield, ast.YieldFrom)):
-        return not _mentions(node, names)
-    if isinstance(node, ast.Dict):  # keys and values interleave when evaluated, not in field order
+    if isinstance(node, _UNORDERED):
         return not _mentions(node, names)
     if isinstance(node, ast.Compare) and len(node.ops) > 1:  # a chain stops at its first false link
         return (
@@ -120,9 +125,9 @@ def _collect(node: ast.AST, names: set[str], calls: list[Call]) -> bool:
 def _literal_call(node: ast.Call) -> Call | None:
     """The arguments of a call whose every argument is a literal; None otherwise."""
     try:
-        args = tuple(ast.literal_eval(arg) for arg in node.args if not isinstance(arg, ast.Starred))
-        if len(args) != len(node.args):
+        if any(isinstance(arg, ast.Starred) for arg in node.args):
             return None
+        args = tuple(ast.literal_eval(arg) for arg in node.args)
         kwargs = {}
         for keyword in node.keywords:
             if keyword.arg is None:  # **mapping

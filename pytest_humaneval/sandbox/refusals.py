@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import _thread
 import os
-import sys
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -160,20 +159,11 @@ class Reporter:
         self.pid = os.getpid()
 
 
-def install(watched: Watched, reporter: Reporter) -> None:
-    """Add the audit hook that reports the refusals `watched` names to `reporter`. For good."""
-    sys.addaudithook(hook(watched, reporter))
-
-
 def hook(watched: Watched, reporter: Reporter) -> Callable[[str, tuple[Any, ...]], None]:
     """The audit hook for `watched`, reporting to `reporter`: built once, added in each child.
 
     It reads the reporter's pid when it runs, so a hook built before fork judges by the child's pid.
     """
-    return _hook(watched, reporter)
-
-
-def _hook(watched: Watched, reporter: Reporter) -> Callable[[str, tuple[Any, ...]], None]:
     # The hook runs in the sample's process: a sample can mislead or silence it (patching os, say), as it
     # can claim a kind or keep one back on its socket. What it reports is only as trustworthy as that.
     kinds = watched.kinds
