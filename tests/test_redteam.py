@@ -479,7 +479,9 @@ ATTACK_NAMES = list(attacks(1, Path("/o"), Path("/s"), Path("/r")))
 @pytest.mark.parametrize("name", ATTACK_NAMES)
 def test_each_sample_gets_the_outcome_it_deserves(redteam: RedTeamRun, name: str) -> None:
     sample = redteam.outcome(name)
-    assert sample["outcome"] in redteam.expected[name], sample
+    assert sample["outcome"] in redteam.expected[name], (
+        f"{sample['outcome']} ({sample['message']!r} after {sample.get('duration')} s); {sample}"
+    )
     assert sample["passed"] is (sample["outcome"] == "passed")
     assert len(sample["message"]) <= 2000
     assert len(sample["stdout"]) <= 64 * 1024

@@ -133,3 +133,55 @@ def test_a_sample_held_up_by_a_loaded_machine_runs_again(tmp_path: Path) -> None
                 hog.kill()
                 hog.wait()
     assert outcome.kind == "passed", outcome
+
+
+WORK = "sum(i * i for i in range(2_400_000))"  # about 0.2 s here
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        f"    import threading\n    t = threading.Thread(target=lambda: {WORK})\n"
+        "    t.start()\n    t.join()\n",
+        "    import subprocess, sys\n"
+        f"    subprocess.run([sys.executable, '-S', '-c', {WORK!r}], check=True)\n",
+    ],
+    ids=["in a thread", "in a subprocess"],
+)
+def test_waits_for_a_cpu_in_threads_and_subprocesses_are_not_the_candidates(
+    tmp_path: Path, body: str
+) -> None:
+    # The work is done while the main thread sleeps, by a thread or a child process, and the CPU is
+    # shared with 8 busy sessions for 1.5 s: about 1.5 s of waiting, none of it the main thread's. Counted
+    # as the candidate's, that is a timeout (limit 1 s) long before the 4 s wall-clock cap, which is what
+    # the red team's "uses threads" and "starts a subprocess" met on a loaded CI machine.
+    cpus = os.sched_getaffinity(0)
+    one = {min(cpus)}
+    os.sched_setaffinity(0, one)
+    try:
+        box = Sandbox(Limits(timeout=1.0))
+        box.start()
+    finally:
+        os.sched_setaffinity(0, cpus)
+    program = Program(
+        f"def f():\n{body}    return True\n", "f", "def check(candidate):\n    assert candidate() is True\n"
+    )
+    script = tmp_path / "hog.py"
+    script.write_text(HOG)
+    with box:
+        assert box.run(program).kind == "passed"  # unloaded, well within its limit
+        hogs = [
+            subprocess.Popen(
+                [sys.executable, "-S", str(script), "1.5"],
+                start_new_session=True,
+                preexec_fn=lambda: os.sched_setaffinity(0, one),
+            )
+            for _ in range(8)
+        ]
+        try:
+            outcome = box.run(program)
+        finally:
+            for hog in hogs:
+                hog.kill()
+                hog.wait()
+    assert outcome.kind == "passed", outcome

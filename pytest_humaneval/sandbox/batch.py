@@ -20,9 +20,9 @@ import socket
 import time
 from typing import Any
 
-from . import wire
+from . import cpu_wait, wire
 from ._plain import NotPlainData, from_tree
-from .judge import ENDS_THE_PROCESS, _Channel, _outcome, _runqueue_seconds, _Stop, ready, with_tampering
+from .judge import ENDS_THE_PROCESS, _Channel, _outcome, _Stop, ready, with_tampering
 from .limits import Limits
 from .outcome import Outcome, OutcomeKind
 from .program import CallPart, Program
@@ -69,7 +69,7 @@ class _Calls:
         channel._frames.limit = wire.MAX_ANSWER_FRAME  # answers may hold millions of items
         # The child's time spent waiting for a CPU, read at most every QUEUE_REFRESH seconds.
         self.queue_read_at = time.monotonic()
-        self.queue = channel.queued_at_start
+        self.queue = channel.waits_at_start
         self.call_queue = self.queue  # its value when the current call started (or a little before)
 
     def run(self) -> Outcome:
@@ -151,9 +151,9 @@ class _Calls:
 
     def _left_after_queue(self, index: int, began: float, limit: float, now: float) -> float:
         """Seconds left once time spent waiting for a CPU is taken off; _Stop when none are."""
-        queued = self._queued()
-        left_call = began + limit + (queued - self.call_queue) - now
-        left_part = self.budget_end + (queued - self.channel.queued_at_start) - now
+        queued, pid = self._queued(), self.channel.pid
+        left_call = began + limit + cpu_wait.waited(pid, self.call_queue, queued) - now
+        left_part = self.budget_end + cpu_wait.waited(pid, self.channel.waits_at_start, queued) - now
         if left_call <= 0:
             raise _Stop(
                 "timeout",
@@ -177,9 +177,8 @@ class _Calls:
             raise _Stop("crashed", "") from None
         del self.outbound[:sent]
 
-    def _queued(self) -> float:
-        pid = self.channel.pid
-        return 0.0 if pid is None else _runqueue_seconds(pid)
+    def _queued(self) -> cpu_wait.Reading:
+        return cpu_wait.read(self.channel.pid)
 
 
 def _unpack(reply: dict[str, Any]) -> list[float] | tuple[float, ...]:

@@ -18,7 +18,7 @@ import struct
 import time
 from typing import Any
 
-from . import wire
+from . import cpu_wait, wire
 from ._plain import NotPlainData, from_tree, to_tree
 from .limits import Limits
 from .outcome import Outcome, OutcomeKind
@@ -163,7 +163,7 @@ class _Channel:
         self.started = time.monotonic()
         self.pid: int | None = None
         self.busy = 0.0  # wall-clock seconds spent waiting on the candidate
-        self.queued_at_start = 0.0
+        self.waits_at_start = cpu_wait.START  # read once the child's pid is known
         self._frames = wire.Frames()
         self._output: list[str] = []
         self._output_size = 0
@@ -314,21 +314,10 @@ class _Channel:
         for level, kind, data in ancdata:
             if level == socket.SOL_SOCKET and kind == socket.SCM_CREDENTIALS and len(data) >= 12:
                 self.pid = struct.unpack("iII", data[:12])[0]
-                self.queued_at_start = _runqueue_seconds(self.pid)
+                self.waits_at_start = cpu_wait.read(self.pid)
 
     def _queued(self) -> float:
-        if self.pid is None:
-            return 0.0
-        return max(0.0, _runqueue_seconds(self.pid) - self.queued_at_start)
-
-
-def _runqueue_seconds(pid: int) -> float:
-    """How long the process has waited for a CPU while runnable (0 where the kernel does not say)."""
-    try:
-        with open(f"/proc/{pid}/schedstat", "rb") as f:
-            return int(f.read().split()[1]) / 1e9
-    except (OSError, IndexError, ValueError):
-        return 0.0
+        return cpu_wait.waited(self.pid, self.waits_at_start, cpu_wait.read(self.pid))
 
 
 class _RemoteCandidate:
