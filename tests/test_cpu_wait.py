@@ -64,6 +64,16 @@ def test_a_tree_too_large_to_walk_reads_as_none() -> None:
         proc.communicate("")
 
 
+def test_a_process_of_too_many_threads_reads_as_none() -> None:
+    many = f"import threading\nfor _ in range({cpu_wait.MAX_TREE}):\n"
+    many += "    threading.Thread(target=sys.stdin.read, daemon=True).start()\n"
+    proc = _started("import sys\n" + many + READY)
+    try:
+        assert cpu_wait.tree(proc.pid) is None
+    finally:
+        proc.communicate("")
+
+
 def test_a_lone_main_thread_is_charged_only_its_own_waits() -> None:
     # A sleeping process waits for no CPU, however busy the machine: nothing comes off its time.
     proc = _started(READY)

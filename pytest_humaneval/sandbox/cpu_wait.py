@@ -10,9 +10,9 @@ CPU), which approximately bounds any one task's waits from above, is taken where
 
 Whatever the source, no more is taken off than leaves the candidate charged with the CPU time its
 processes used (except its main thread's own waits, which are exact): the load a fork bomb or a busy
-loop puts on the machine is its own doing. A candidate of more than MAX_TREE processes is charged all
-but its main thread's waits. Where the kernel has no pressure figures (booted with ``psi=0``), the two
-threads' waits are all that is taken off.
+loop puts on the machine is its own doing. A candidate of more than MAX_TREE processes, or of a
+process with more than MAX_TREE threads, is charged all but its main thread's waits. Where the kernel
+has no pressure figures (booted with ``psi=0``), the two threads' waits are all that is taken off.
 """
 
 from __future__ import annotations
@@ -22,7 +22,9 @@ import time
 from dataclasses import dataclass
 
 PRESSURE = "/proc/pressure/cpu"
-MAX_TREE = 64  # processes walked for their CPU time; a larger tree gets no more than its main thread's waits
+# Processes walked for their CPU time, and threads in each: a larger tree gets no more than its main
+# thread's waits (and the walk stays short: it runs only when a candidate is near its limit).
+MAX_TREE = 64
 _TICK = 1.0 / os.sysconf("SC_CLK_TCK")
 
 
@@ -78,11 +80,11 @@ def waited(pid: int | None, since: Reading, now: Reading) -> float:
 
 
 def tree(pid: int) -> Tree | None:
-    """The process `pid` and its descendants; None when it is gone or has more than MAX_TREE of them."""
+    """The process `pid` and its descendants; None when it is gone or larger than MAX_TREE allows."""
     try:
         root, children = _process(pid)
         main = _stat_fields(f"/proc/{pid}/task/{pid}/stat")
-    except (OSError, IndexError, ValueError):
+    except (OSError, IndexError, ValueError, _TooLarge):
         return None
     # After the state: utime and stime at [11] and [12], reaped children's at [13] and [14], threads at [17].
     alone = (
@@ -101,6 +103,8 @@ def tree(pid: int) -> Tree | None:
         seen.add(current)
         try:
             fields, below = _process(current)
+        except _TooLarge:
+            return None
         except (OSError, IndexError, ValueError):
             continue  # a descendant that ended while we looked
         ticks += _cpu_ticks(fields)
@@ -108,9 +112,15 @@ def tree(pid: int) -> Tree | None:
     return Tree(ticks * _TICK, alone)
 
 
+class _TooLarge(Exception):
+    """More threads in one process than MAX_TREE."""
+
+
 def _process(pid: int) -> tuple[list[bytes], list[int]]:
     """A process's ``stat`` fields and the pids of its children, of every thread."""
     fields = _stat_fields(f"/proc/{pid}/stat")
+    if int(fields[17]) > MAX_TREE:
+        raise _TooLarge
     children: list[int] = []
     for task in os.listdir(f"/proc/{pid}/task"):
         with open(f"/proc/{pid}/task/{task}/children", "rb") as f:
