@@ -154,7 +154,10 @@ if sys.argv[1] == "hook":
     ours, theirs = socket.socketpair()
     watched = refusals.plan({"network": True, "writes": True, "signals": True}, pid_namespace=True,
                             writable=["/tmp"], devices=["/dev/null"])
-    refusals.install(watched, refusals.Reporter(theirs.fileno()))
+    reporter = refusals.Reporter(-1)
+    hook = refusals.hook(watched, reporter)
+    reporter.start(theirs.fileno())  # as each child does, before its hook is added
+    sys.addaudithook(hook)
 x, data, best, deep = object(), [[i, str(i), (i, i)] for i in range(20000)], 1e9, 1e9
 for _ in range(5):
     t = time.process_time()
