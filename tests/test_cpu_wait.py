@@ -53,24 +53,21 @@ def test_whether_anything_but_the_main_thread_ran(before: str, alone: bool) -> N
         proc.communicate("")
 
 
-def test_a_tree_too_large_to_walk_reads_as_none() -> None:
-    many = f"import os, signal\nfor _ in range({cpu_wait.MAX_TREE}):\n"
-    many += "    if os.fork() == 0:\n        signal.pause()\n"
-    proc = _started("import sys\n" + many + READY)
+@pytest.mark.parametrize(
+    "spawn",
+    [
+        "    if os.fork() == 0:\n        signal.pause()\n",
+        "    threading.Thread(target=sys.stdin.read, daemon=True).start()\n",
+    ],
+    ids=["processes", "threads"],
+)
+def test_a_tree_too_large_to_walk_reads_as_none(spawn: str) -> None:
+    many = f"import os, signal, sys, threading\nfor _ in range({cpu_wait.MAX_TREE}):\n{spawn}"
+    proc = _started(many + READY)
     try:
         assert cpu_wait.tree(proc.pid) is None
     finally:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.communicate("")
-
-
-def test_a_process_of_too_many_threads_reads_as_none() -> None:
-    many = f"import threading\nfor _ in range({cpu_wait.MAX_TREE}):\n"
-    many += "    threading.Thread(target=sys.stdin.read, daemon=True).start()\n"
-    proc = _started("import sys\n" + many + READY)
-    try:
-        assert cpu_wait.tree(proc.pid) is None
-    finally:
+        os.killpg(proc.pid, signal.SIGKILL)  # with the paused children, which would outlive it
         proc.communicate("")
 
 
@@ -82,7 +79,8 @@ def test_a_lone_main_thread_is_charged_only_its_own_waits() -> None:
         time.sleep(0.2)
         now = cpu_wait.read(proc.pid)
         assert now.at - first.at >= 0.2
-        assert cpu_wait.waited(proc.pid, first, now) == max(0.0, now.own - first.own) < 0.05
+        found = cpu_wait.tree(proc.pid)
+        assert cpu_wait.waited(first, now, found) == max(0.0, now.own - first.own) < 0.05
     finally:
         proc.communicate("")
 
@@ -117,7 +115,7 @@ def test_what_is_taken_off(code: str, expected: float) -> None:
     try:
         found = cpu_wait.tree(proc.pid)
         assert found is not None and found.cpu < 0.3
-        taken = cpu_wait.waited(proc.pid, SINCE, NOW)
+        taken = cpu_wait.waited(SINCE, NOW, found)
         assert taken == pytest.approx(min(expected, 1.0 - found.cpu))
     finally:
         proc.communicate("")
@@ -134,7 +132,7 @@ def test_a_tree_busy_for_the_whole_time_gets_only_its_main_threads_waits() -> No
             found = cpu_wait.tree(proc.pid)
         assert found is not None and found.cpu >= 1.0
         # It used a CPU second within the second: the pressure it made is its own doing.
-        assert cpu_wait.waited(proc.pid, SINCE, NOW) == pytest.approx(0.1)
+        assert cpu_wait.waited(SINCE, NOW, found) == pytest.approx(0.1)
     finally:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.communicate("")
@@ -142,5 +140,5 @@ def test_a_tree_busy_for_the_whole_time_gets_only_its_main_threads_waits() -> No
 
 def test_nothing_is_taken_off_before_the_pid_is_known() -> None:
     assert cpu_wait.read(None) is cpu_wait.START
-    assert cpu_wait.waited(None, SINCE, NOW) == 0.0
-    assert cpu_wait.waited(os.getpid(), cpu_wait.START, NOW) == 0.0
+    assert cpu_wait.tree(None) is None
+    assert cpu_wait.waited(cpu_wait.START, NOW, cpu_wait.tree(os.getpid())) == 0.0

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_humaneval.sandbox import Limits, Program, Sandbox, forkserver
+from pytest_humaneval.sandbox import Limits, Outcome, Program, Sandbox, forkserver
 
 
 @pytest.fixture(scope="module")
@@ -95,43 +95,49 @@ HOG = (
 )
 
 
+def _run_beside_hogs(tmp_path: Path, program: Program, timeout: float, hogs: int, seconds: float) -> Outcome:
+    """`program` in a sandbox pinned to one CPU, once alone (it must pass) and once beside `hogs` busy
+    processes, each in a session of its own as each sample is (the scheduler shares a CPU between
+    sessions), for `seconds`: that run's outcome."""
+    cpus = os.sched_getaffinity(0)
+    one = {min(cpus)}
+    os.sched_setaffinity(0, one)
+    try:
+        box = Sandbox(Limits(timeout=timeout))
+        box.start()  # the fork server and its samples keep the one CPU
+    finally:
+        os.sched_setaffinity(0, cpus)
+    script = tmp_path / "hog.py"
+    script.write_text(HOG)
+    with box:
+        assert box.run(program).kind == "passed"  # unloaded, it passes in its limit
+        running = [
+            subprocess.Popen(
+                [sys.executable, "-S", str(script), str(seconds)],
+                start_new_session=True,
+                preexec_fn=lambda: os.sched_setaffinity(0, one),
+            )
+            for _ in range(hogs)
+        ]
+        try:
+            return box.run(program)
+        finally:
+            for hog in running:
+                hog.kill()
+                hog.wait()
+
+
 def test_a_sample_held_up_by_a_loaded_machine_runs_again(tmp_path: Path) -> None:
     # A correct sample (0.2 s of work, limit 0.5 s, wall-clock cap 2 s) shares one CPU with 24 busy
     # processes for 2.6 s: it waits for the CPU far more than it runs and meets the cap with most of its
     # running time left. That run gives no verdict; the rerun, once the load is gone, passes. (Before
     # the rerun existed, this was a timeout.)
-    cpus = os.sched_getaffinity(0)
-    one = {min(cpus)}
-    os.sched_setaffinity(0, one)
-    try:
-        box = Sandbox(Limits(timeout=0.5))
-        box.start()  # the fork server and its samples keep the one CPU
-    finally:
-        os.sched_setaffinity(0, cpus)
     program = Program(
         "def f():\n    return sum(i * i for i in range(2_400_000)) > 0\n",
         "f",
         "def check(candidate):\n    assert candidate() is True\n",
     )
-    script = tmp_path / "hog.py"
-    script.write_text(HOG)
-    with box:
-        assert box.run(program).kind == "passed"  # unloaded, it passes in its limit
-        # Each in a session of its own, as each sample is: the scheduler shares a CPU between sessions.
-        hogs = [
-            subprocess.Popen(
-                [sys.executable, "-S", str(script), "2.6"],
-                start_new_session=True,
-                preexec_fn=lambda: os.sched_setaffinity(0, one),
-            )
-            for _ in range(24)
-        ]
-        try:
-            outcome = box.run(program)
-        finally:
-            for hog in hogs:
-                hog.kill()
-                hog.wait()
+    outcome = _run_beside_hogs(tmp_path, program, timeout=0.5, hogs=24, seconds=2.6)
     assert outcome.kind == "passed", outcome
 
 
@@ -155,33 +161,8 @@ def test_waits_for_a_cpu_in_threads_and_subprocesses_are_not_the_candidates(
     # shared with 8 busy sessions for 1.5 s: about 1.5 s of waiting, none of it the main thread's. Counted
     # as the candidate's, that is a timeout (limit 1 s) long before the 4 s wall-clock cap, which is what
     # the red team's "uses threads" and "starts a subprocess" met on a loaded CI machine.
-    cpus = os.sched_getaffinity(0)
-    one = {min(cpus)}
-    os.sched_setaffinity(0, one)
-    try:
-        box = Sandbox(Limits(timeout=1.0))
-        box.start()
-    finally:
-        os.sched_setaffinity(0, cpus)
     program = Program(
         f"def f():\n{body}    return True\n", "f", "def check(candidate):\n    assert candidate() is True\n"
     )
-    script = tmp_path / "hog.py"
-    script.write_text(HOG)
-    with box:
-        assert box.run(program).kind == "passed"  # unloaded, well within its limit
-        hogs = [
-            subprocess.Popen(
-                [sys.executable, "-S", str(script), "1.5"],
-                start_new_session=True,
-                preexec_fn=lambda: os.sched_setaffinity(0, one),
-            )
-            for _ in range(8)
-        ]
-        try:
-            outcome = box.run(program)
-        finally:
-            for hog in hogs:
-                hog.kill()
-                hog.wait()
+    outcome = _run_beside_hogs(tmp_path, program, timeout=1.0, hogs=8, seconds=1.5)
     assert outcome.kind == "passed", outcome

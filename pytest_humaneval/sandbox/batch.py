@@ -67,10 +67,10 @@ class _Calls:
         self.outbound = bytearray()
         self.budget_end = channel.started + channel.limits.timeout
         channel._frames.limit = wire.MAX_ANSWER_FRAME  # answers may hold millions of items
-        # The child's time spent waiting for a CPU, read at most every QUEUE_REFRESH seconds.
-        self.queue_read_at = time.monotonic()
-        self.queue = channel.waits_at_start
-        self.call_queue = self.queue  # its value when the current call started (or a little before)
+        # The counters of time spent waiting for a CPU (cpu_wait), read at most every QUEUE_REFRESH seconds.
+        self.waits_read_at = time.monotonic()
+        self.waits = channel.waits_at_start
+        self.call_waits = self.waits  # their value when the current call started (or a little before)
 
     def run(self) -> Outcome:
         index = 0
@@ -86,9 +86,9 @@ class _Calls:
             failure = self._judge(index, reply)
             if failure is not None:
                 return failure
-            if began - self.queue_read_at > QUEUE_REFRESH:
-                self.queue, self.queue_read_at = self._queued(), began
-            self.call_queue = self.queue
+            if began - self.waits_read_at > QUEUE_REFRESH:
+                self.waits, self.waits_read_at = cpu_wait.read(self.channel.pid), began
+            self.call_waits = self.waits
             index += 1
         return Outcome(kind="passed", stdout=self.channel.output, duration=time.monotonic() - self.start)
 
@@ -151,9 +151,10 @@ class _Calls:
 
     def _left_after_queue(self, index: int, began: float, limit: float, now: float) -> float:
         """Seconds left once time spent waiting for a CPU is taken off; _Stop when none are."""
-        queued, pid = self._queued(), self.channel.pid
-        left_call = began + limit + cpu_wait.waited(pid, self.call_queue, queued) - now
-        left_part = self.budget_end + cpu_wait.waited(pid, self.channel.waits_at_start, queued) - now
+        pid = self.channel.pid
+        waits, found = cpu_wait.read(pid), cpu_wait.tree(pid)  # the tree is walked once for both
+        left_call = began + limit + cpu_wait.waited(self.call_waits, waits, found) - now
+        left_part = self.budget_end + cpu_wait.waited(self.channel.waits_at_start, waits, found) - now
         if left_call <= 0:
             raise _Stop(
                 "timeout",
@@ -176,9 +177,6 @@ class _Calls:
         except OSError:
             raise _Stop("crashed", "") from None
         del self.outbound[:sent]
-
-    def _queued(self) -> cpu_wait.Reading:
-        return cpu_wait.read(self.channel.pid)
 
 
 def _unpack(reply: dict[str, Any]) -> list[float] | tuple[float, ...]:

@@ -64,12 +64,14 @@ def read(pid: int | None) -> Reading:
     )
 
 
-def waited(pid: int | None, since: Reading, now: Reading) -> float:
-    """Seconds the candidate spent waiting for a CPU between two readings (see the module's text)."""
-    if pid is None or since is START:
+def waited(since: Reading, now: Reading, found: Tree | None) -> float:
+    """Seconds the candidate spent waiting for a CPU between two readings (see the module's text).
+
+    `found` is its tree (:func:`tree`) as it stands at `now`.
+    """
+    if since is START:  # its pid was not known: nothing was read
         return 0.0
     own = max(0.0, now.own - since.own)
-    found = tree(pid)
     if found is None:
         return own
     elapsed = now.at - since.at
@@ -79,8 +81,10 @@ def waited(pid: int | None, since: Reading, now: Reading) -> float:
     return max(own, min(taken, elapsed - found.cpu))
 
 
-def tree(pid: int) -> Tree | None:
-    """The process `pid` and its descendants; None when it is gone or larger than MAX_TREE allows."""
+def tree(pid: int | None) -> Tree | None:
+    """The process `pid` and its descendants; None when it is gone, unknown or larger than MAX_TREE allows."""
+    if pid is None:
+        return None
     try:
         root, children = _process(pid)
         main = _stat_fields(f"/proc/{pid}/task/{pid}/stat")

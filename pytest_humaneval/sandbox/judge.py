@@ -317,7 +317,7 @@ class _Channel:
                 self.waits_at_start = cpu_wait.read(self.pid)
 
     def _queued(self) -> float:
-        return cpu_wait.waited(self.pid, self.waits_at_start, cpu_wait.read(self.pid))
+        return cpu_wait.waited(self.waits_at_start, cpu_wait.read(self.pid), cpu_wait.tree(self.pid))
 
 
 class _RemoteCandidate:
