@@ -7,10 +7,11 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from pytest_humaneval.sandbox import Limits, Outcome, Program, Sandbox, forkserver
+from pytest_humaneval.sandbox import Limits, Outcome, Program, Sandbox, forkserver, judge
 
 
 @pytest.fixture(scope="module")
@@ -166,3 +167,35 @@ def test_waits_for_a_cpu_in_threads_and_subprocesses_are_not_the_candidates(
     )
     outcome = _run_beside_hogs(tmp_path, program, timeout=1.0, hogs=8, seconds=1.5)
     assert outcome.kind == "passed", outcome
+
+
+@pytest.mark.parametrize(
+    ("body", "runs"),
+    [
+        ("    import threading\n    t = threading.Thread(target=threading.Event().wait)\n    t.start()\n"
+         "    t.join()\n", [False, True]),
+        ("    import threading\n    threading.Event().wait()\n", [False]),
+    ],
+    ids=["hangs in a thread", "hangs in its main thread"],
+)  # fmt: skip
+def test_a_timeout_whose_waits_were_estimated_runs_again(
+    monkeypatch: pytest.MonkeyPatch, body: str, runs: list[bool]
+) -> None:
+    # A candidate that works in a thread and runs out of time may have lost it to waits cpu_wait could
+    # only estimate: it runs once more, and the second run's timeout stands. One whose main thread did
+    # everything was measured exactly: its first timeout is the verdict.
+    seen: list[bool] = []
+    real = judge.judge
+
+    def spy(*args: Any, again: bool = False) -> Outcome | None:
+        seen.append(again)
+        return real(*args, again=again)
+
+    monkeypatch.setattr(judge, "judge", spy)
+    program = Program(
+        f"def f():\n{body}    return True\n", "f", "def check(candidate):\n    assert candidate()\n"
+    )
+    with Sandbox(Limits(timeout=0.3)) as box:
+        outcome = box.run(program)
+    assert outcome.kind == "timeout", outcome
+    assert seen == runs

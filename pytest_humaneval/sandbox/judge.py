@@ -73,7 +73,9 @@ def judge(
     * the test's requests turned out to differ from those predicted, or
     * the sample reached the wall-clock cap while its running time was not used up: it waited for a
       CPU more than it ran, because something else (another sample, a fork bomb in a sandbox beside
-      it) loaded the machine.
+      it) loaded the machine, or
+    * the sample ran out of time while it worked in threads or child processes, whose waits for a CPU
+      can only be estimated (:mod:`.cpu_wait`).
     """
     channel = _Channel(sock, limits)
     predicted = predicted_requests(program.test_source, program.entry_point) if not again else ()
@@ -168,7 +170,10 @@ class _Channel:
         self._output: list[str] = []
         self._output_size = 0
         self.tampering: set[str] = set()  # kinds seen on this channel (wire.TAMPER_KINDS)
-        self.starved = False  # the wall-clock cap ended it with running time left
+        # The run ended at the wall-clock cap with running time left, or ran out of time while its waits
+        # could only be estimated: the machine, not the candidate, may have used up its time.
+        self.starved = False
+        self.estimated = False  # the latest waits taken off were the machine's estimate (cpu_wait)
 
     @property
     def output(self) -> str:
@@ -291,6 +296,8 @@ class _Channel:
                         f" of running time ({timeout * wire.WALL_FACTOR:g} s of wall-clock time"
                         " on a busy machine)"
                     )
+                elif self.estimated:
+                    self.starved = True
                 raise _Stop("timeout", why)
             ready, _, _ = select.select([self.sock], [], [], left)
             if ready:
@@ -317,7 +324,9 @@ class _Channel:
                 self.waits_at_start = cpu_wait.read(self.pid)
 
     def _queued(self) -> float:
-        return cpu_wait.waited(self.waits_at_start, cpu_wait.read(self.pid), cpu_wait.tree(self.pid))
+        found = cpu_wait.tree(self.pid)
+        self.estimated = found is not None and not found.alone
+        return cpu_wait.waited(self.waits_at_start, cpu_wait.read(self.pid), found)
 
 
 class _RemoteCandidate:
